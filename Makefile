@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: Apache-2.0
+# ember: one non-recursive Makefile. `make help` lists the targets.
+
+BUILD ?= build
+CC ?= cc
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+say = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2);)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wwrite-strings -Wpointer-arith -Werror
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
+CPPFLAGS += -Ivmm
+LDLIBS := -ljansson -lpthread
+SANITIZE :=
+
+# Debian packages the project needs (`make deps`).
+DEB_PKGS := build-essential pkg-config clang-format file kmod libseccomp-dev libcap-dev \
+	libcriterion-dev libjansson-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
+	dwarves busybox-static e2fsprogs cpio curl socat qemu-system-x86
+
+LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+KVM_SRCS := $(wildcard tests/kvm/*.c)
+KVM_OBJS := $(KVM_SRCS:%.c=$(BUILD)/%.o)
+ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(UNIT_OBJS) $(KVM_OBJS)
+
+EMBER := $(BUILD)/ember
+LIBEMBER := $(BUILD)/libember.a
+INIT := $(BUILD)/rootfs/ember-init
+UNIT_BIN := $(BUILD)/tests/unit-tests
+KVM_BIN := $(BUILD)/tests/kvm-tests
+GUEST := $(BUILD)/guest
+
+.PHONY: all deps guest testhost test unit kvm-test run asan format lint clean help
+.DEFAULT_GOAL := all
+
+all: $(EMBER) $(INIT)
+
+help:
+	@echo "make deps      install the Debian packages ember needs (apt-get)"
+	@echo "make           build $(EMBER)"
+	@echo "make guest     build the guest kernel, initramfs and ext4 root (cached)"
+	@echo "make run       deps + build + guest, then boot the demo VM"
+	@echo "make test      unit, KVM and end-to-end tests"
+	@echo "make asan      build with address and undefined-behaviour sanitizers"
+	@echo "make format    clang-format the sources; make lint checks them"
+
+$(BUILD)/%.o: %.c
+	$(call say,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -c -o $@ $<
+
+$(LIBEMBER): $(LIB_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(EMBER): $(BUILD)/vmm/main.o $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
+
+# The guest's PID 1: static, no ember library code.
+$(INIT): rootfs/init.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
+
+$(UNIT_BIN): $(UNIT_OBJS) $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion $(LDLIBS)
+
+$(KVM_BIN): $(KVM_OBJS) $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion $(LDLIBS)
+
+deps:
+	$(Q)missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		$$sudo apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing; \
+	elif ! apt-cache policy linux-image-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'; then \
+		$$sudo apt-get update -q; \
+	else \
+		echo "deps: all $(words $(DEB_PKGS)) packages present"; \
+	fi
+
+guest: $(INIT)
+	$(Q)rootfs/build-kernel.sh $(GUEST)
+	$(Q)rootfs/build-rootfs.sh $(GUEST) $(INIT)
+
+testhost:
+	$(Q)tests/testhost/prepare >/dev/null
+
+unit: $(UNIT_BIN)
+	$(Q)$(UNIT_BIN) --jobs 2
+
+kvm-test: $(EMBER) $(KVM_BIN) guest testhost
+	$(Q)tests/with-kvm tests/kvm-suite
+
+test: unit kvm-test
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all guest
+	$(Q)tests/with-kvm --say tests/demo
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
+		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" all
+
+FORMAT_SRCS = $(wildcard vmm/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch])
+
+format:
+	$(Q)clang-format -i $(FORMAT_SRCS)
+
+lint:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+-include $(ALL_OBJS:.o=.d)

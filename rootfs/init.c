@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+/* ember-init: the guest's PID 1. Mounts, reports readiness, runs ember.cmd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BOOT_TIMER_GPA   0xC0000000UL
+#define BOOT_TIMER_MAGIC 123
+#define CMDLINE_MAX      4096
+
+struct init_args {
+	bool boottimer;
+	char *cmd;
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("ember-init: ", stdout);
+	vprintf(fmt, ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+	va_end(ap);
+}
+
+static void mount_one(const char *src, const char *dst, const char *type)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, MS_NOSUID, NULL) < 0 && errno != EBUSY)
+		say("mount %s on %s: %s", type, dst, strerror(errno));
+}
+
+/* The kernel opens /dev/console for us only if the node exists in the root. */
+static void open_console(void)
+{
+	int fd;
+
+	if (fcntl(1, F_GETFD) >= 0)
+		return;
+	fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+/* Copy one (possibly double-quoted) value starting at p into a new string. */
+static char *take_value(const char *p)
+{
+	const char *end;
+
+	if (*p == '"') {
+		p++;
+		end = strchr(p, '"');
+		if (!end)
+			end = p + strlen(p);
+	} else {
+		end = p + strcspn(p, " \n");
+	}
+	return strndup(p, (size_t)(end - p));
+}
+
+/* Find `key=` at the start of a cmdline token, outside quotes. */
+static const char *find_param(const char *line, const char *key)
+{
+	size_t klen = strlen(key);
+	bool quoted = false;
+
+	for (const char *p = line; *p; p++) {
+		bool at_start = p == line || p[-1] == ' ';
+
+		if (!quoted && at_start && !strncmp(p, key, klen) && p[klen] == '=')
+			return p + klen + 1;
+		if (*p == '"')
+			quoted = !quoted;
+	}
+	return NULL;
+}
+
+static void parse_cmdline(struct init_args *args)
+{
+	static char line[CMDLINE_MAX];
+	const char *v;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/cmdline", O_RDONLY);
+	if (fd < 0)
+		return;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	line[n] = '\0';
+	v = find_param(line, "ember.boottimer");
+	args->boottimer = v && *v == '1';
+	v = find_param(line, "ember.cmd");
+	if (v)
+		args->cmd = take_value(v);
+}
+
+/* Firecracker's boot-timer device: a byte 123 written at 0xC0000000. */
+static void signal_boot_timer(void)
+{
+	volatile uint8_t *page;
+	int fd;
+
+	fd = open("/dev/mem", O_RDWR | O_SYNC);
+	if (fd < 0) {
+		say("boot timer: /dev/mem: %s", strerror(errno));
+		return;
+	}
+	page = mmap(NULL, 4096, PROT_WRITE, MAP_SHARED, fd, BOOT_TIMER_GPA);
+	close(fd);
+	if (page == MAP_FAILED) {
+		say("boot timer: mmap: %s", strerror(errno));
+		return;
+	}
+	*page = BOOT_TIMER_MAGIC;
+	munmap((void *)page, 4096);
+}
+
+static int run_cmd(const char *cmd)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return 127;
+	if (pid == 0) {
+		execl("/bin/busybox", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 127;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int main(void)
+{
+	struct init_args args = { 0 };
+
+	mount_one("devtmpfs", "/dev", "devtmpfs");
+	open_console();
+	mount_one("proc", "/proc", "proc");
+	mount_one("sysfs", "/sys", "sysfs");
+	mount_one("tmpfs", "/tmp", "tmpfs");
+	setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
+	setenv("HOME", "/root", 1);
+	parse_cmdline(&args);
+
+	say("ready");
+	if (args.boottimer)
+		signal_boot_timer();
+	if (args.cmd)
+		say("cmd exited %d", run_cmd(args.cmd));
+
+	sync();
+	/* With reboot=k the kernel resets through the i8042: ember exits. */
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+/* KVM tests with tiny hand-made guests, entered in 64-bit mode at 1 MiB. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "vm.h"
+
+/* Each guest is position-independent 64-bit code between NAME_start/_end. */
+#define GUEST(name, body)                                                                        \
+	__asm__(".pushsection .rodata\n.globl " #name "_start\n" #name "_start:\n.code64\n" body \
+		"\n.globl " #name "_end\n" #name "_end:\n.popsection\n");                        \
+	extern const uint8_t name##_start[], name##_end[]
+
+#define RESET "mov $0xfe, %al\n out %al, $0x64\n 9: jmp 9b\n"
+
+/* EFER.LMA (bit 10) -> 'L', then "OK\n", then reset through the i8042. */
+GUEST(longmode, "mov $0xc0000080, %ecx\n rdmsr\n mov $0x3f8, %dx\n"
+		"mov $'x', %al\n bt $10, %eax\n jnc 1f\n mov $'L', %al\n 1: out %al, (%dx)\n"
+		"mov %cr4, %rax\n mov $'x', %al\n bt $5, %rax\n jnc 2f\n mov $'P', %al\n"
+		"2: out %al, (%dx)\n"
+		"mov $'O', %al\n out %al, (%dx)\n mov $'K', %al\n out %al, (%dx)\n"
+		"mov $'\\n', %al\n out %al, (%dx)\n" RESET);
+
+/* rep outsb: one exit carrying many bytes. */
+GUEST(outs, "lea msg(%rip), %rsi\n mov $(msg_end - msg), %ecx\n mov $0x3f8, %dx\n"
+	    "rep outsb\n" RESET "msg: .ascii \"hello from a tiny guest\\n\"\nmsg_end:\n");
+
+/* i8042 self-test (0xAA -> 0x55) and command byte read, then reset. */
+GUEST(kbd, "mov $0xaa, %al\n out %al, $0x64\n in $0x60, %al\n mov $0x3f8, %dx\n out %al, (%dx)\n"
+	   "mov $0x20, %al\n out %al, $0x64\n in $0x64, %al\n and $1, %al\n out %al, (%dx)\n"
+	   "in $0x60, %al\n out %al, (%dx)\n" RESET);
+
+/* Run code from the MMIO hole, where no memory slot is: an emulation failure. */
+GUEST(badfetch, "mov $0xd0000000, %rax\n jmp *%rax\n");
+
+/* ud2 with an empty IDT: #UD -> #DF -> triple fault. */
+GUEST(triple, "ud2\n");
+
+struct tiny {
+	struct vm_config cfg;
+	struct vm *vm;
+	struct vm_exit ex;
+	struct ember_err err;
+	int out_fd;
+	char out[256];
+};
+
+static void tiny_run(struct tiny *t, const uint8_t *start, const uint8_t *end)
+{
+	struct vm_options opts = { .serial_in_fd = -1, .timeout_ms = 10000 };
+	ssize_t n;
+
+	if (access("/dev/kvm", R_OK | W_OK))
+		cr_skip_test("no usable /dev/kvm");
+	memset(t, 0, sizeof(*t));
+	config_init(&t->cfg);
+	t->cfg.machine.mem_size_mib = 4;
+	t->out_fd = memfd_create("serial", 0);
+	cr_assert(t->out_fd >= 0);
+	opts.serial_out_fd = t->out_fd;
+	t->vm = calloc(1, sizeof(*t->vm));
+	cr_assert_eq(vm_create(t->vm, &t->cfg, &opts, &t->err), 0, "vm_create: %s", t->err.msg);
+	cr_assert_eq(vm_load_raw(t->vm, LAYOUT_HIMEM, start, (size_t)(end - start), &t->err), 0,
+		     "vm_load_raw: %s", t->err.msg);
+	cr_assert_eq(vm_run(t->vm, &t->ex, &t->err), 0, "vm_run: %s", t->err.msg);
+	n = pread(t->out_fd, t->out, sizeof(t->out) - 1, 0);
+	t->out[n > 0 ? n : 0] = '\0';
+	vm_destroy(t->vm);
+	free(t->vm);
+	close(t->out_fd);
+	config_free(&t->cfg);
+}
+
+Test(tiny_guest, long_mode_entry)
+{
+	struct tiny t;
+
+	tiny_run(&t, longmode_start, longmode_end);
+	cr_assert_str_eq(t.out, "LPOK\n", "guest printed \"%s\"", t.out);
+	cr_assert_eq(t.ex.kind, VM_EXIT_RESET, "exit: %s", t.ex.msg);
+	cr_assert_eq(t.ex.status, 0);
+}
+
+Test(tiny_guest, string_pio_to_uart)
+{
+	struct tiny t;
+
+	tiny_run(&t, outs_start, outs_end);
+	cr_assert_str_eq(t.out, "hello from a tiny guest\n");
+	cr_assert_eq(t.ex.kind, VM_EXIT_RESET, "exit: %s", t.ex.msg);
+}
+
+Test(tiny_guest, i8042_self_test_and_reset)
+{
+	struct tiny t;
+
+	tiny_run(&t, kbd_start, kbd_end);
+	/* 0x55 self-test pass, OBF set for the command byte, command byte 0x01 */
+	cr_assert_eq((unsigned char)t.out[0], 0x55, "self-test answered 0x%02x",
+		     (unsigned char)t.out[0]);
+	cr_assert_eq(t.out[1], 1);
+	cr_assert_eq(t.out[2], 1);
+	cr_assert_eq(t.ex.kind, VM_EXIT_RESET);
+	cr_assert(strstr(t.ex.msg, "i8042"), "exit: %s", t.ex.msg);
+	cr_assert_eq(t.ex.status, 0);
+}
+
+Test(tiny_guest, internal_error_is_reported_not_hung)
+{
+	struct tiny t;
+
+	tiny_run(&t, badfetch_start, badfetch_end);
+	cr_assert_eq(t.ex.kind, VM_EXIT_ERROR, "exit: %s", t.ex.msg);
+	cr_assert_neq(t.ex.status, 0);
+	cr_assert(strstr(t.ex.msg, "KVM_EXIT_INTERNAL_ERROR"), "exit: %s", t.ex.msg);
+	cr_assert(strstr(t.ex.msg, "RIP 0x"), "exit: %s", t.ex.msg);
+}
+
+Test(tiny_guest, triple_fault_is_a_clean_shutdown)
+{
+	struct tiny t;
+
+	tiny_run(&t, triple_start, triple_end);
+	cr_assert_eq(t.ex.kind, VM_EXIT_SHUTDOWN, "exit: %s", t.ex.msg);
+	cr_assert_eq(t.ex.status, 0);
+	cr_assert(strstr(t.ex.msg, "triple fault"), "exit: %s", t.ex.msg);
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Config-file validation: each bad input is its own test. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+
+#include "config.h"
+
+#define KERNEL "\"boot-source\": {\"kernel_image_path\": \"/k\"}"
+
+static int parse(const char *json, struct vm_config *cfg, struct ember_err *err)
+{
+	config_init(cfg);
+	return config_parse(cfg, json, err);
+}
+
+/* Parse text expected to fail; return the message. */
+static const char *bad(const char *json)
+{
+	static struct ember_err err;
+	struct vm_config cfg;
+	int ret;
+
+	memset(&err, 0, sizeof(err));
+	ret = parse(json, &cfg, &err);
+	if (ret == 0)
+		ret = config_validate(&cfg, &err);
+	config_free(&cfg);
+	cr_assert_lt(ret, 0, "accepted: %s", json);
+	return err.msg;
+}
+
+#define BAD(name, json, needle)                                                             \
+	Test(config_bad, name)                                                              \
+	{                                                                                   \
+		const char *msg = bad(json);                                                \
+		cr_assert(strstr(msg, needle), "message \"%s\" lacks \"%s\"", msg, needle); \
+	}
+
+Test(config, full_example)
+{
+	struct ember_err err = { 0 };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse("{\"boot-source\": {\"kernel_image_path\": \"/vmlinux\", "
+			   "\"boot_args\": \"console=ttyS0\", \"initrd_path\": \"/initrd\"},"
+			   "\"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256, "
+			   "\"smt\": false, \"cpu_template\": \"T2\", \"huge_pages\": \"None\"},"
+			   "\"drives\": [], \"network-interfaces\": []}",
+			   &cfg, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(config_validate(&cfg, &err), 0);
+	cr_assert_str_eq(cfg.boot.kernel_image_path, "/vmlinux");
+	cr_assert_str_eq(cfg.boot.boot_args, "console=ttyS0");
+	cr_assert_str_eq(cfg.boot.initrd_path, "/initrd");
+	cr_assert_eq(cfg.machine.vcpu_count, 2);
+	cr_assert_eq(cfg.machine.mem_size_mib, 256);
+	cr_assert_str_eq(cfg.machine.cpu_template, "T2");
+	config_free(&cfg);
+}
+
+Test(config, defaults)
+{
+	struct ember_err err = { 0 };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse("{" KERNEL "}", &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(cfg.machine.vcpu_count, 1);
+	cr_assert_eq(cfg.machine.mem_size_mib, 128);
+	cr_assert_null(cfg.boot.boot_args);
+	cr_assert_null(cfg.boot.initrd_path);
+	cr_assert_str_eq(cfg.machine.cpu_template, "None");
+	config_free(&cfg);
+}
+
+Test(config, logger_and_serial_sections)
+{
+	struct ember_err err = { 0 };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse("{" KERNEL ", \"logger\": {\"level\": \"Debug\", \"show_level\": true},"
+			   "\"serial\": {\"serial_out_path\": \"/tmp/s\"}}",
+			   &cfg, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.logger.opts.level, LOG_DEBUG);
+	cr_assert(cfg.logger.opts.show_level);
+	cr_assert_str_eq(cfg.serial_out_path, "/tmp/s");
+	config_free(&cfg);
+}
+
+BAD(invalid_json, "{\"boot-source\": ", "invalid JSON")
+BAD(not_an_object, "[1, 2]", "must be a JSON object")
+BAD(duplicate_keys, "{" KERNEL ", " KERNEL "}", "duplicate")
+BAD(unknown_section, "{" KERNEL ", \"gpu\": {}}", "unknown configuration section `gpu`")
+BAD(unknown_field, "{\"boot-source\": {\"kernel_image_path\": \"/k\", \"kernel\": 1}}",
+    "unknown field `kernel`")
+BAD(missing_boot_source, "{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}}",
+    "missing boot-source")
+BAD(missing_kernel_path, "{\"boot-source\": {\"boot_args\": \"x\"}}",
+    "missing field `kernel_image_path`")
+BAD(kernel_path_not_string, "{\"boot-source\": {\"kernel_image_path\": 5}}", "must be a string")
+BAD(boot_source_not_object, "{\"boot-source\": \"/k\"}", "boot-source must be a JSON object")
+BAD(vcpu_zero, "{" KERNEL ", \"machine-config\": {\"vcpu_count\": 0, \"mem_size_mib\": 64}}",
+    "`vcpu_count` is 0")
+BAD(vcpu_too_many, "{" KERNEL ", \"machine-config\": {\"vcpu_count\": 33, \"mem_size_mib\": 64}}",
+    "between 1 and 32")
+BAD(vcpu_negative, "{" KERNEL ", \"machine-config\": {\"vcpu_count\": -1, \"mem_size_mib\": 64}}",
+    "`vcpu_count` is -1")
+BAD(vcpu_float, "{" KERNEL ", \"machine-config\": {\"vcpu_count\": 1.5, \"mem_size_mib\": 64}}",
+    "must be an integer")
+BAD(vcpu_string, "{" KERNEL ", \"machine-config\": {\"vcpu_count\": \"2\", \"mem_size_mib\": 64}}",
+    "must be an integer")
+BAD(mem_zero, "{" KERNEL ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 0}}",
+    "`mem_size_mib` is 0")
+BAD(mem_huge,
+    "{" KERNEL ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 99999999999}}",
+    "`mem_size_mib`")
+BAD(mem_missing, "{" KERNEL ", \"machine-config\": {\"vcpu_count\": 1}}",
+    "missing field `mem_size_mib`")
+BAD(smt_not_bool,
+    "{" KERNEL ", \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": 1}}",
+    "`smt` must be true or false")
+BAD(smt_odd_vcpus,
+    "{" KERNEL ", \"machine-config\": {\"vcpu_count\": 3, \"mem_size_mib\": 64, \"smt\": true}}",
+    "1 or even")
+BAD(unknown_cpu_template,
+    "{" KERNEL
+    ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"cpu_template\": \"Z9\"}}",
+    "unknown cpu_template \"Z9\"")
+BAD(bad_huge_pages,
+    "{" KERNEL
+    ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"1G\"}}",
+    "`huge_pages`")
+BAD(unsupported_drives, "{" KERNEL ", \"drives\": [{\"drive_id\": \"root\"}]}",
+    "drives: not supported")
+BAD(bad_log_level, "{" KERNEL ", \"logger\": {\"level\": \"Loud\"}}", "unknown level")
+BAD(nul_in_string, "{\"boot-source\": {\"kernel_image_path\": \"/k\\u0000x\"}}", "NUL")
+
+Test(config, missing_file)
+{
+	struct ember_err err = { 0 };
+	struct vm_config cfg;
+
+	config_init(&cfg);
+	cr_assert_lt(config_load_file(&cfg, "/nonexistent/vm.json", &err), 0);
+	cr_assert(strstr(err.msg, "cannot open config file /nonexistent/vm.json"), "%s", err.msg);
+	config_free(&cfg);
+}

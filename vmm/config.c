@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Firecracker config-file parsing with jansson: strict, one message per fault. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpuid.h"
+
+#define CONFIG_FILE_MAX (1 << 20)
+
+typedef int (*section_fn)(struct vm_config *cfg, json_t *val, struct ember_err *err);
+
+struct section {
+	const char *key;
+	section_fn parse;
+};
+
+void config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->machine.vcpu_count = 1;
+	cfg->machine.mem_size_mib = CONFIG_DEFAULT_MEM_MIB;
+	snprintf(cfg->machine.cpu_template, sizeof(cfg->machine.cpu_template), "None");
+	cfg->logger.opts.level = LOG_INFO;
+}
+
+void config_free(struct vm_config *cfg)
+{
+	free(cfg->boot.kernel_image_path);
+	free(cfg->boot.initrd_path);
+	free(cfg->boot.boot_args);
+	free(cfg->logger.log_path);
+	free(cfg->serial_out_path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Reject keys of obj that are not in the NULL-terminated list. */
+static int check_keys(json_t *obj, const char *section, const char *const *known,
+		      struct ember_err *err)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(obj, key, val)
+	{
+		size_t i;
+
+		for (i = 0; known[i]; i++)
+			if (!strcmp(key, known[i]))
+				break;
+		if (!known[i])
+			return err_set(err, EINVAL, "%s: unknown field `%s`", section, key);
+	}
+	return 0;
+}
+
+static int get_string(json_t *obj, const char *section, const char *key, bool required, char **out,
+		      struct ember_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v)) {
+		if (required)
+			return err_set(err, EINVAL, "%s: missing field `%s`", section, key);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return err_set(err, EINVAL, "%s: `%s` must be a string", section, key);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return err_set(err, EINVAL, "%s: `%s` contains a NUL byte", section, key);
+	free(*out);
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : err_set(err, ENOMEM, "out of memory");
+}
+
+static int get_uint(json_t *obj, const char *section, const char *key, uint64_t min, uint64_t max,
+		    uint64_t *out, struct ember_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	json_int_t n;
+
+	if (!v)
+		return err_set(err, EINVAL, "%s: missing field `%s`", section, key);
+	if (!json_is_integer(v))
+		return err_set(err, EINVAL, "%s: `%s` must be an integer", section, key);
+	n = json_integer_value(v);
+	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max)
+		return err_set(err, EINVAL,
+			       "%s: `%s` is %" JSON_INTEGER_FORMAT ", it must be between %" PRIu64
+			       " and %" PRIu64,
+			       section, key, n, min, max);
+	*out = (uint64_t)n;
+	return 0;
+}
+
+static int get_bool(json_t *obj, const char *section, const char *key, bool *out,
+		    struct ember_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return err_set(err, EINVAL, "%s: `%s` must be true or false", section, key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int need_object(json_t *val, const char *section, struct ember_err *err)
+{
+	if (!json_is_object(val))
+		return err_set(err, EINVAL, "%s must be a JSON object", section);
+	return 0;
+}
+
+static int parse_boot_source(struct vm_config *cfg, json_t *val, struct ember_err *err)
+{
+	static const char *const keys[] = { "kernel_image_path", "boot_args", "initrd_path", NULL };
+	const char *s = "boot-source";
+	int ret;
+
+	ret = need_object(val, s, err);
+	if (!ret)
+		ret = check_keys(val, s, keys, err);
+	if (!ret)
+		ret = get_string(val, s, "kernel_image_path", true, &cfg->boot.kernel_image_path,
+				 err);
+	if (!ret)
+		ret = get_string(val, s, "boot_args", false, &cfg->boot.boot_args, err);
+	if (!ret)
+		ret = get_string(val, s, "initrd_path", false, &cfg->boot.initrd_path, err);
+	cfg->has_boot = ret == 0;
+	return ret;
+}
+
+static int parse_huge_pages(struct config_machine *m, json_t *val, struct ember_err *err)
+{
+	json_t *v = json_object_get(val, "huge_pages");
+
+	if (!v)
+		return 0;
+	if (json_is_string(v) && !strcmp(json_string_value(v), "None"))
+		m->huge_pages = false;
+	else if (json_is_string(v) && !strcmp(json_string_value(v), "2M"))
+		m->huge_pages = true;
+	else
+		return err_set(err, EINVAL,
+			       "machine-config: `huge_pages` must be \"None\" or \"2M\"");
+	return 0;
+}
+
+static int parse_cpu_template(struct config_machine *m, json_t *val, struct ember_err *err)
+{
+	char *name = NULL;
+	int ret = get_string(val, "machine-config", "cpu_template", false, &name, err);
+
+	if (ret || !name)
+		return ret;
+	if (!cpuid_template_find(name))
+		ret =
+		    err_set(err, EINVAL, "machine-config: unknown cpu_template \"%s\" (known: %s)",
+			    name, cpuid_template_names());
+	else
+		snprintf(m->cpu_template, sizeof(m->cpu_template), "%s", name);
+	free(name);
+	return ret;
+}
+
+static int parse_machine_config(struct vm_config *cfg, json_t *val, struct ember_err *err)
+{
+	static const char *const keys[] = { "vcpu_count", "mem_size_mib",
+					    "smt",        "track_dirty_pages",
+					    "huge_pages", "cpu_template",
+					    NULL };
+	struct config_machine *m = &cfg->machine;
+	const char *s = "machine-config";
+	uint64_t vcpus = 0;
+	int ret;
+
+	ret = need_object(val, s, err);
+	if (!ret)
+		ret = check_keys(val, s, keys, err);
+	if (!ret)
+		ret = get_uint(val, s, "vcpu_count", 1, CONFIG_MAX_VCPUS, &vcpus, err);
+	/* 1 TiB: beyond any microVM, and keeps MiB -> bytes far from overflow. */
+	if (!ret)
+		ret = get_uint(val, s, "mem_size_mib", 1, 1 << 20, &m->mem_size_mib, err);
+	if (!ret)
+		ret = get_bool(val, s, "smt", &m->smt, err);
+	if (!ret)
+		ret = get_bool(val, s, "track_dirty_pages", &m->track_dirty_pages, err);
+	if (!ret)
+		ret = parse_huge_pages(m, val, err);
+	if (!ret)
+		ret = parse_cpu_template(m, val, err);
+	if (!ret && m->smt && vcpus > 1 && vcpus % 2)
+		ret =
+		    err_set(err, EINVAL, "machine-config: with smt, vcpu_count must be 1 or even");
+	m->vcpu_count = (unsigned)vcpus;
+	return ret;
+}
+
+static int parse_logger(struct vm_config *cfg, json_t *val, struct ember_err *err)
+{
+	static const char *const keys[] = { "log_path",        "level",  "show_level",
+					    "show_log_origin", "module", NULL };
+	struct config_logger *l = &cfg->logger;
+	char *level = NULL, *module = NULL;
+	int ret;
+
+	ret = need_object(val, "logger", err);
+	if (!ret)
+		ret = check_keys(val, "logger", keys, err);
+	if (!ret)
+		ret = get_string(val, "logger", "log_path", false, &l->log_path, err);
+	if (!ret)
+		ret = get_string(val, "logger", "level", false, &level, err);
+	if (!ret && level && log_parse_level(level, &l->opts.level) < 0)
+		ret = err_set(err, EINVAL, "logger: unknown level \"%s\"", level);
+	if (!ret)
+		ret = get_bool(val, "logger", "show_level", &l->opts.show_level, err);
+	if (!ret)
+		ret = get_bool(val, "logger", "show_log_origin", &l->opts.show_origin, err);
+	if (!ret)
+		ret = get_string(val, "logger", "module", false, &module, err);
+	l->set = ret == 0;
+	free(level);
+	free(module);
+	return ret;
+}
+
+static int parse_serial(struct vm_config *cfg, json_t *val, struct ember_err *err)
+{
+	static const char *const keys[] = { "serial_out_path", NULL };
+	int ret = need_object(val, "serial", err);
+
+	if (!ret)
+		ret = check_keys(val, "serial", keys, err);
+	if (!ret)
+		ret =
+		    get_string(val, "serial", "serial_out_path", false, &cfg->serial_out_path, err);
+	return ret;
+}
+
+/* Sections of Firecracker's schema that this ember does not implement yet:
+ * accepted when empty (as generated by tools), refused otherwise. */
+static int parse_unsupported(const char *key, json_t *val, struct ember_err *err)
+{
+	if (json_is_null(val) || (json_is_array(val) && json_array_size(val) == 0))
+		return 0;
+	return err_set(err, ENOTSUP, "%s: not supported by this version of ember", key);
+}
+
+static const struct section sections[] = {
+	{ "boot-source", parse_boot_source },
+	{ "machine-config", parse_machine_config },
+	{ "logger", parse_logger },
+	{ "serial", parse_serial },
+};
+
+static const char *const later_sections[] = {
+	"drives",      "network-interfaces", "vsock", "metrics",        "entropy", "balloon",
+	"mmds-config", "cpu-config",         "pmem",  "memory-hotplug", NULL,
+};
+
+static int parse_section(struct vm_config *cfg, const char *key, json_t *val, struct ember_err *err)
+{
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (!strcmp(key, sections[i].key))
+			return sections[i].parse(cfg, val, err);
+	for (size_t i = 0; later_sections[i]; i++)
+		if (!strcmp(key, later_sections[i]))
+			return parse_unsupported(key, val, err);
+	return err_set(err, EINVAL, "unknown configuration section `%s`", key);
+}
+
+int config_parse(struct vm_config *cfg, const char *text, struct ember_err *err)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *root, *val;
+	int ret = 0;
+
+	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return err_set(err, EINVAL, "invalid JSON at line %d column %d: %s", jerr.line,
+			       jerr.column, jerr.text);
+	if (!json_is_object(root))
+		ret = err_set(err, EINVAL, "the configuration must be a JSON object");
+	json_object_foreach(root, key, val)
+	{
+		if (ret)
+			break;
+		ret = parse_section(cfg, key, val, err);
+	}
+	json_decref(root);
+	return ret;
+}
+
+int config_load_file(struct vm_config *cfg, const char *path, struct ember_err *err)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+	int ret;
+
+	if (!f)
+		return err_errno(err, "cannot open config file %s", path);
+	buf = malloc(CONFIG_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		return err_set(err, ENOMEM, "out of memory");
+	}
+	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+	fclose(f);
+	if (n > CONFIG_FILE_MAX) {
+		free(buf);
+		return err_set(err, EFBIG, "config file %s is larger than %d bytes", path,
+			       CONFIG_FILE_MAX);
+	}
+	buf[n] = '\0';
+	if (strlen(buf) != n)
+		ret = err_set(err, EINVAL, "config file %s contains a NUL byte", path);
+	else
+		ret = config_parse(cfg, buf, err);
+	free(buf);
+	if (ret < 0)
+		err_prefix(err, "%s", path);
+	return ret;
+}
+
+int config_validate(const struct vm_config *cfg, struct ember_err *err)
+{
+	if (!cfg->has_boot)
+		return err_set(err, EINVAL,
+			       "missing boot-source: the VM needs a kernel_image_path");
+	if (cfg->machine.huge_pages && cfg->machine.mem_size_mib % 2)
+		return err_set(err, EINVAL,
+			       "machine-config: mem_size_mib must be even with 2M huge pages");
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The VM's configuration in Firecracker's config-file schema. */
+#ifndef EMBER_CONFIG_H
+#define EMBER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "log.h"
+
+#define CONFIG_MAX_VCPUS       32
+#define CONFIG_DEFAULT_MEM_MIB 128
+#define CONFIG_DEFAULT_BOOT_ARGS                                             \
+	"reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux " \
+	"i8042.dumbkbd swiotlb=noforce"
+
+struct config_boot {
+	char *kernel_image_path;
+	char *initrd_path; /* NULL: none */
+	char *boot_args;   /* NULL: CONFIG_DEFAULT_BOOT_ARGS */
+};
+
+struct config_machine {
+	unsigned vcpu_count;
+	uint64_t mem_size_mib;
+	bool smt;
+	bool track_dirty_pages;
+	bool huge_pages;       /* "2M" */
+	char cpu_template[16]; /* "None" or a template name */
+};
+
+struct config_logger {
+	bool set;
+	char *log_path;
+	struct log_options opts;
+};
+
+struct vm_config {
+	bool has_boot;
+	struct config_boot boot;
+	struct config_machine machine;
+	struct config_logger logger;
+	char *serial_out_path; /* NULL: stdout */
+};
+
+void config_init(struct vm_config *cfg);
+void config_free(struct vm_config *cfg);
+/* Parse Firecracker's config-file JSON. Unknown keys, duplicate keys, wrong
+ * types and out-of-range values are errors with a message naming the field. */
+int config_parse(struct vm_config *cfg, const char *json, struct ember_err *err);
+int config_load_file(struct vm_config *cfg, const char *path, struct ember_err *err);
+/* Checks that need the whole config (boot source present...). */
+int config_validate(const struct vm_config *cfg, struct ember_err *err);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Guest memory and the one bounds-checked accessor that reaches it. */
+#ifndef EMBER_GUEST_MEM_H
+#define EMBER_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define GUEST_MEM_MAX_REGIONS 2
+
+struct guest_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *host;
+};
+
+struct guest_mem {
+	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
+	int nr_regions;
+	uint64_t size; /* total bytes of RAM */
+	bool hugepages;
+};
+
+/* Anonymous RAM of `size` bytes, split around the 32-bit MMIO hole. */
+int guest_mem_init(struct guest_mem *mem, uint64_t size, bool hugepages, struct ember_err *err);
+/* Wrap caller-owned buffers (unit tests, snapshot files). */
+void guest_mem_init_static(struct guest_mem *mem, const struct guest_region *regions, int nr);
+void guest_mem_free(struct guest_mem *mem);
+
+/*
+ * Host pointer to [gpa, gpa + len) or NULL when any byte of it is outside
+ * one RAM region. Overflow-safe for any gpa and len. len 0 is rejected.
+ */
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len,
+		    struct ember_err *err);
+int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len,
+		   struct ember_err *err);
+/* End of RAM below the MMIO hole. */
+uint64_t guest_mem_low_end(const struct guest_mem *mem);
+
+#endif

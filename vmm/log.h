@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Logging: Firecracker's line format, a runtime level, per-thread names. */
+#ifndef EMBER_LOG_H
+#define EMBER_LOG_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+enum log_level {
+	LOG_OFF,
+	LOG_ERROR,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG,
+	LOG_TRACE,
+};
+
+struct log_options {
+	enum log_level level;
+	bool show_level;
+	bool show_origin;
+};
+
+void log_configure(const char *instance_id, const struct log_options *opts);
+/* Send log lines to a file or named pipe instead of stderr. */
+int log_set_path(const char *path, struct ember_err *err);
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+/* Parse "Error", "Warning", "Info", "Debug", "Trace", "Off" (any case). */
+int log_parse_level(const char *name, enum log_level *out);
+/* Name shown for lines from the calling thread ("main", "vcpu 0"...). */
+void log_thread_name(const char *name);
+
+void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define log_error(...) log_msg(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vCPUs: creation, boot registers, and the KVM_RUN loop on their own threads. */
+#ifndef EMBER_VCPU_H
+#define EMBER_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "boot.h"
+#include "cpuid.h"
+#include "err.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	int run_size;
+	pthread_t thread;
+	bool started;
+	struct cpuid_table cpuid;
+	uint64_t exits;
+};
+
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned index, struct ember_err *err);
+/* CPUID through the template, boot MSRs, LAPIC LINT pins, FPU. */
+int vcpu_configure(struct vcpu *v, const struct cpuid_table *supported,
+		   const struct cpuid_template *tmpl, struct ember_err *err);
+/* GDT, IDT and identity page tables (4 GiB, 2 MiB pages) in guest memory. */
+int vcpu_write_boot_tables(const struct guest_mem *mem, struct ember_err *err);
+/* Registers for entry: PVH (32-bit, EBX = start info) or 64-bit (RSI = zero page). */
+int vcpu_set_boot_regs(struct vcpu *v, enum boot_protocol proto, uint64_t entry,
+		       struct ember_err *err);
+int vcpu_start(struct vcpu *v, struct ember_err *err);
+/* Make KVM_RUN return promptly (immediate_exit + a signal). */
+void vcpu_kick(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+
+#endif

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One microVM: KVM, memory, vCPUs, devices, and the VMM event loop. */
+#ifndef EMBER_VM_H
+#define EMBER_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot.h"
+#include "boottimer.h"
+#include "bus.h"
+#include "config.h"
+#include "err.h"
+#include "evloop.h"
+#include "guest_mem.h"
+#include "i8042.h"
+#include "kvm.h"
+#include "serial.h"
+#include "vcpu.h"
+
+enum vm_exit_kind {
+	VM_EXIT_NONE,
+	VM_EXIT_RESET,    /* i8042 reset line: the guest rebooted */
+	VM_EXIT_SHUTDOWN, /* triple fault or ACPI-less power off */
+	VM_EXIT_HALT,
+	VM_EXIT_SIGNAL, /* ember was asked to stop */
+	VM_EXIT_ERROR,
+};
+
+struct vm_exit {
+	enum vm_exit_kind kind;
+	int status; /* ember's exit status for this outcome */
+	char msg[ERR_MSG_MAX];
+};
+
+struct vm_options {
+	const char *kvm_path; /* NULL: /dev/kvm */
+	int serial_out_fd;    /* -1: discard guest output */
+	int serial_in_fd;     /* -1: no input */
+	bool boot_timer;
+	uint64_t start_wall_us;
+	uint64_t start_cpu_us;
+	unsigned timeout_ms; /* 0: run until the guest stops */
+};
+
+/* Entry in the VM's fixed-order device list (creation, save, restore). */
+struct vm_device {
+	const char *name;
+	const struct device_ops *ops;
+	void *dev;
+};
+
+#define VM_MAX_DEVICES 16
+
+struct vm {
+	const struct vm_config *cfg;
+	struct vm_options opts;
+	struct kvm kvm;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct vcpu vcpus[CONFIG_MAX_VCPUS];
+	unsigned nr_vcpus;
+	struct boot_image image;
+
+	struct vm_device devices[VM_MAX_DEVICES];
+	int nr_devices;
+	struct serial serial;
+	struct i8042 i8042;
+	struct boottimer boottimer;
+	bool legacy_ready;
+	int serial_irq_fd;
+	int i8042_irq_fd;
+
+	struct evloop loop;
+	int exit_fd; /* eventfd: a vCPU or device asks the VMM to stop */
+	int signal_fd;
+	int timer_fd;
+	pthread_mutex_t exit_lock;
+	struct vm_exit exit;
+	int exit_requested; /* atomic */
+};
+
+/* KVM VM, memory, irqchip, devices and configured vCPUs. No kernel yet. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opts,
+	      struct ember_err *err);
+/* Load kernel, initrd, command line and boot structures from the config. */
+int vm_load_kernel(struct vm *vm, struct ember_err *err);
+/* Tiny guests: copy code to gpa and enter it in 64-bit mode on every vCPU. */
+int vm_load_raw(struct vm *vm, uint64_t gpa, const void *code, size_t len, struct ember_err *err);
+/* Start the vCPUs and run the event loop until the VM stops. */
+int vm_run(struct vm *vm, struct vm_exit *out, struct ember_err *err);
+/* Called from any thread: record why the VM stops (first caller wins). */
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+bool vm_exit_requested(struct vm *vm);
+/* Each device's state through its save hook, in list order. */
+void vm_save_devices(struct vm *vm, struct state_writer *w);
+int vm_restore_devices(struct vm *vm, struct state_reader *r, struct ember_err *err);
+void vm_destroy(struct vm *vm);
+
+#endif
