@@ -76,7 +76,7 @@ static void tiny_run(struct tiny *t, const uint8_t *start, const uint8_t *end)
 	config_free(&t->cfg);
 }
 
-Test(tiny_guest, long_mode_entry)
+Test(tiny_guest, long_mode_entry, .timeout = 120)
 {
 	struct tiny t;
 
@@ -86,7 +86,7 @@ Test(tiny_guest, long_mode_entry)
 	cr_assert_eq(t.ex.status, 0);
 }
 
-Test(tiny_guest, string_pio_to_uart)
+Test(tiny_guest, string_pio_to_uart, .timeout = 120)
 {
 	struct tiny t;
 
@@ -95,7 +95,7 @@ Test(tiny_guest, string_pio_to_uart)
 	cr_assert_eq(t.ex.kind, VM_EXIT_RESET, "exit: %s", t.ex.msg);
 }
 
-Test(tiny_guest, i8042_self_test_and_reset)
+Test(tiny_guest, i8042_self_test_and_reset, .timeout = 120)
 {
 	struct tiny t;
 
@@ -110,7 +110,7 @@ Test(tiny_guest, i8042_self_test_and_reset)
 	cr_assert_eq(t.ex.status, 0);
 }
 
-Test(tiny_guest, internal_error_is_reported_not_hung)
+Test(tiny_guest, internal_error_is_reported_not_hung, .timeout = 120)
 {
 	struct tiny t;
 
@@ -121,7 +121,7 @@ Test(tiny_guest, internal_error_is_reported_not_hung)
 	cr_assert(strstr(t.ex.msg, "RIP 0x"), "exit: %s", t.ex.msg);
 }
 
-Test(tiny_guest, triple_fault_is_a_clean_shutdown)
+Test(tiny_guest, triple_fault_is_a_clean_shutdown, .timeout = 120)
 {
 	struct tiny t;
 
