@@ -12,6 +12,7 @@
 #define SB_UNLOCKED     0x10
 #define CTR_KBD_INT     0x01
 #define CTR_KBD_DISABLE 0x10
+#define CTR_AUX_DISABLE 0x20
 
 #define CMD_READ_CTR    0x20
 #define CMD_WRITE_CTR   0x60
@@ -90,9 +91,11 @@ static bool command(struct i8042 *k, uint8_t cmd)
 	case CMD_TEST_AUX: push(k, 0x00); break;
 	case CMD_DISABLE_KBD: k->ctr |= CTR_KBD_DISABLE; break;
 	case CMD_ENABLE_KBD: k->ctr &= (uint8_t)~CTR_KBD_DISABLE; break;
+	case CMD_DISABLE_AUX: k->ctr |= CTR_AUX_DISABLE; break;
+	case CMD_ENABLE_AUX: k->ctr &= (uint8_t)~CTR_AUX_DISABLE; break;
 	case CMD_READ_OUTP: push(k, k->outp); break;
 	case CMD_PULSE_RESET: k->resets++; return true;
-	default: /* aux enable/disable and the rest: accepted, no effect */ break;
+	default: /* the rest: accepted, no effect */ break;
 	}
 	return false;
 }

@@ -159,6 +159,13 @@ Test(i8042, self_test_and_command_byte)
 	wr(&i8042_ops, &k, 4, 0x20);
 	cr_assert_eq(rd(&i8042_ops, &k, 0), 0x47);
 	cr_assert_eq(rd(&i8042_ops, &k, 2), 0xff, "unused port in the range");
+	/* The guest's driver checks that disabling the AUX port shows in the CTR. */
+	wr(&i8042_ops, &k, 4, 0xa7);
+	wr(&i8042_ops, &k, 4, 0x20);
+	cr_assert_eq(rd(&i8042_ops, &k, 0) & 0x20, 0x20);
+	wr(&i8042_ops, &k, 4, 0xa8);
+	wr(&i8042_ops, &k, 4, 0x20);
+	cr_assert_eq(rd(&i8042_ops, &k, 0) & 0x20, 0);
 	i8042_destroy(&k);
 }
 
