@@ -16,6 +16,15 @@ expect pvh "ember.cmd runs and its status is reported" \
 	bash -c "grep -q hello-from-guest $E2E_TMP/pvh.out && grep -q 'ember-init: cmd exited 0' $E2E_TMP/pvh.out"
 expect pvh "the i8042 reset is reported" has_err pvh "guest reset through the i8042"
 
+# The console's reader going away must not kill ember (SIGPIPE)
+set +e
+timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --config-file "$E2E_TMP/pvh.json" --no-api \
+	2>"$E2E_TMP/pipe.err" </dev/null | head -c 5 >/dev/null
+rc=${PIPESTATUS[0]}
+set -e
+expect pipe "a closed console reader does not stop ember" \
+	bash -c "[ $rc = 0 ] && grep -q 'guest reset' $E2E_TMP/pipe.err"
+
 # A failing command's status comes back from the guest
 cfg=$(vm_config status "$GUEST/vmlinux" "$GUEST/initramfs.cpio" 1 128 "$(guest_args 'exit 7')")
 run_ember status "$cfg"

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Helpers for end-to-end tests: boot the real guest under build/ember.
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-EMBER="$top/build/ember"
+EMBER="${EMBER:-$top/build/ember}"
 GUEST="$top/build/guest"
 # Scratch space that is writable on the host and inside the test host.
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-e2e.XXXXXX")
