@@ -11,7 +11,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
-CPPFLAGS += -Ivmm
+CPPFLAGS += -Ivmm -Ivirtio
 LDLIBS := -ljansson -lpthread
 SANITIZE :=
 
@@ -20,7 +20,7 @@ DEB_PKGS := build-essential pkg-config clang-format file kmod libseccomp-dev lib
 	libcriterion-dev libjansson-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
 	dwarves busybox-static e2fsprogs cpio curl socat qemu-system-x86
 
-LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c))
+LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
@@ -115,7 +115,7 @@ asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
 		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" all
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch])
+FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch])
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
