@@ -16,7 +16,7 @@ LDLIBS := -ljansson -lpthread
 SANITIZE :=
 
 # Debian packages the project needs (`make deps`).
-DEB_PKGS := build-essential pkg-config clang-format file kmod libseccomp-dev libcap-dev \
+DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
 	libcriterion-dev libjansson-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
 	dwarves busybox-static e2fsprogs cpio curl socat qemu-system-x86
 
@@ -35,7 +35,7 @@ UNIT_BIN := $(BUILD)/tests/unit-tests
 KVM_BIN := $(BUILD)/tests/kvm-tests
 GUEST := $(BUILD)/guest
 
-.PHONY: all deps guest testhost test unit kvm-test run asan format lint clean help
+.PHONY: all deps guest testhost test unit kvm-test fuzz fuzz-smoke run asan format lint clean help
 .DEFAULT_GOAL := all
 
 all: $(EMBER) $(INIT)
@@ -47,6 +47,7 @@ help:
 	@echo "make run       deps + build + guest, then boot the demo VM"
 	@echo "make test      unit, KVM and end-to-end tests"
 	@echo "make asan      build with address and undefined-behaviour sanitizers"
+	@echo "make fuzz      run the libFuzzer targets (FUZZ_TIME seconds)"
 	@echo "make format    clang-format the sources; make lint checks them"
 
 $(BUILD)/%.o: %.c
@@ -105,7 +106,31 @@ unit: $(UNIT_BIN)
 kvm-test: $(EMBER) $(KVM_BIN) guest testhost
 	$(Q)tests/with-kvm tests/kvm-suite
 
-test: unit kvm-test
+test: unit fuzz-smoke kvm-test
+
+# libFuzzer targets, built with clang and the sanitizers; FUZZ_TIME seconds.
+FUZZ_TIME ?= 120
+FUZZ_BIN := $(BUILD)/fuzz/fuzz_virtq
+FUZZ_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c vmm/guest_mem.c vmm/err.c
+
+$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard virtio/*.h vmm/*.h)
+	$(call say,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes $(CPPFLAGS) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS)
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus
+
+# A short run in `make test`; a crash fails the build and shows the report.
+fuzz-smoke: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)if $(FUZZ_BIN) -max_total_time=20 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/corpus >$(BUILD)/fuzz/smoke.log 2>&1; then \
+		echo "fuzz: $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/smoke.log) of the virtqueue parser, no crash"; \
+	else tail -40 $(BUILD)/fuzz/smoke.log; echo "fuzz: FAILED (see $(BUILD)/fuzz/)"; exit 1; fi
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all guest
@@ -115,7 +140,7 @@ asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
 		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" all
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch])
+FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
