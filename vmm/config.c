@@ -155,17 +155,19 @@ static int parse_huge_pages(struct config_machine *m, json_t *val, struct ember_
 
 static int parse_cpu_template(struct config_machine *m, json_t *val, struct ember_err *err)
 {
-	char *name = NULL;
+	char *name = NULL, known[128];
 	int ret = get_string(val, "machine-config", "cpu_template", false, &name, err);
 
 	if (ret || !name)
 		return ret;
-	if (!cpuid_template_find(name))
+	if (cpuid_template_find(name)) {
+		snprintf(m->cpu_template, sizeof(m->cpu_template), "%s", name);
+	} else {
+		cpuid_template_names(known, sizeof(known));
 		ret =
 		    err_set(err, EINVAL, "machine-config: unknown cpu_template \"%s\" (known: %s)",
-			    name, cpuid_template_names());
-	else
-		snprintf(m->cpu_template, sizeof(m->cpu_template), "%s", name);
+			    name, known);
+	}
 	free(name);
 	return ret;
 }

@@ -3,6 +3,7 @@
 #include "cpuid.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -45,9 +46,14 @@ const struct cpuid_template *cpuid_template_find(const char *name)
 	return NULL;
 }
 
-const char *cpuid_template_names(void)
+void cpuid_template_names(char *buf, size_t size)
 {
-	return "None, T2";
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]) && off < size; i++)
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "",
+					templates[i].name);
 }
 
 int cpuid_get_supported(int kvm_fd, struct cpuid_table *out, struct ember_err *err)

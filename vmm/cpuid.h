@@ -5,6 +5,7 @@
 
 #include <linux/kvm.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -44,7 +45,8 @@ struct cpuid_table {
 
 int cpuid_get_supported(int kvm_fd, struct cpuid_table *out, struct ember_err *err);
 const struct cpuid_template *cpuid_template_find(const char *name);
-const char *cpuid_template_names(void);
+/* "None, T2, ...": the known template names, for messages. */
+void cpuid_template_names(char *buf, size_t size);
 struct kvm_cpuid_entry2 *cpuid_find(struct cpuid_table *t, uint32_t leaf, uint32_t subleaf);
 /* Rewrite topology, APIC ids and hypervisor leaves for one vCPU, then apply
  * the template's masks. Pure: unit-tested on made-up tables. */

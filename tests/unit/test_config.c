@@ -125,7 +125,7 @@ BAD(smt_odd_vcpus,
 BAD(unknown_cpu_template,
     "{" KERNEL
     ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"cpu_template\": \"Z9\"}}",
-    "unknown cpu_template \"Z9\"")
+    "unknown cpu_template \"Z9\" (known: None, T2)")
 BAD(bad_huge_pages,
     "{" KERNEL
     ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"1G\"}}",
