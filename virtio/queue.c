@@ -137,8 +137,10 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct ember_err *err)
 	volatile uint16_t *idx = avail_field(q, 2), *slot;
 	uint16_t avail, pending;
 
-	if (!q->ready || q->broken || !idx)
-		return q->broken ? -EPROTO : 0;
+	if (q->broken)
+		return err_set(err, EPROTO, "virtqueue broken: the driver must reset the device");
+	if (!q->ready || !idx)
+		return 0;
 	avail = __atomic_load_n(idx, __ATOMIC_ACQUIRE);
 	pending = (uint16_t)(avail - q->last_avail);
 	if (pending == 0)

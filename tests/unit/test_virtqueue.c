@@ -267,7 +267,11 @@ Test(virtq, head_beyond_table_breaks_the_queue)
 	offer(QSIZE);
 	cr_assert_eq(virtq_pop(&q, &chain, &err), -EPROTO);
 	cr_assert(q.broken);
+	memset(&err, 0, sizeof(err));
 	cr_assert_eq(virtq_pop(&q, &chain, &err), -EPROTO, "stays broken until reset");
+	cr_assert(strstr(err.msg, "reset"), "a fresh message each time: \"%s\"", err.msg);
+	virtq_reset(&q);
+	cr_assert_not(q.broken);
 }
 
 Test(virtq, avail_index_jump_breaks_the_queue)
