@@ -18,7 +18,7 @@ expect pvh "the i8042 reset is reported" has_err pvh "guest reset through the i8
 
 # The console's reader going away must not kill ember (SIGPIPE)
 set +e
-timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --config-file "$E2E_TMP/pvh.json" --no-api \
+with_deadline "$E2E_TIMEOUT" "$EMBER" --config-file "$E2E_TMP/pvh.json" --no-api \
 	2>"$E2E_TMP/pipe.err" </dev/null | head -c 5 >/dev/null
 rc=${PIPESTATUS[0]}
 set -e

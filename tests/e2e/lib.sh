@@ -29,12 +29,52 @@ guest_args() {
 	echo "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\\\"$1\\\""
 }
 
+# Where a process is stuck: its threads' states, wait channels and stacks.
+dump_stuck() {
+	local pid=$1 t
+	echo "--- ember (pid $pid) is still running; its threads:"
+	for t in /proc/"$pid"/task/*; do
+		[ -d "$t" ] || continue
+		echo "thread ${t##*/}: $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+		sed 's/^/    /' "$t/stack" 2>/dev/null
+	done
+}
+
+# with_deadline SECONDS CMD...: run CMD (stdio as given) and return its status,
+# or 124 after SECONDS. Never blocks on a process the kernel cannot kill (a
+# stuck nested KVM): that is reported and the caller goes on.
+with_deadline() {
+	local limit=$1 pid i
+	shift
+	"$@" &
+	pid=$!
+	for ((i = 0; i < limit * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		dump_stuck "$pid" >&2
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "--- ember could not be killed: it is stuck in the kernel (KVM)" >&2
+			dump_stuck "$pid" >&2
+			return 124
+		fi
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}
+
 # run_ember NAME CONFIG [ARGS...]: output in $E2E_TMP/NAME.out/.err, status in $rc
 run_ember() {
 	local name=$1 cfg=$2
 	shift 2
 	set +e
-	timeout -k 5 "$E2E_TIMEOUT" "$EMBER" --config-file "$cfg" --no-api "$@" \
+	with_deadline "$E2E_TIMEOUT" "$EMBER" --config-file "$cfg" --no-api "$@" \
 		>"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" </dev/null
 	rc=$?
 	set -e
