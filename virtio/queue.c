@@ -205,3 +205,51 @@ bool virtq_needs_notify(struct virtq *q)
 		return true;
 	return vring_need_event(*p, now, old);
 }
+
+void virtq_unpop(struct virtq *q)
+{
+	q->last_avail--;
+}
+
+void virtq_save(const struct virtq *q, struct state_writer *w)
+{
+	state_put_u32(w, q->size);
+	state_put_u8(
+	    w, (uint8_t)(q->ready | q->event_idx << 1 | q->signalled_valid << 2 | q->broken << 3));
+	state_put_u64(w, q->desc_gpa);
+	state_put_u64(w, q->avail_gpa);
+	state_put_u64(w, q->used_gpa);
+	state_put_u32(w, q->last_avail);
+	state_put_u32(w, q->used_idx);
+	state_put_u32(w, q->signalled_used);
+}
+
+int virtq_restore(struct virtq *q, struct state_reader *r, struct ember_err *err)
+{
+	uint32_t size = state_get_u32(r);
+	uint8_t flags = state_get_u8(r);
+	struct virtq saved;
+	uint32_t idx[3];
+
+	virtq_init(&saved, q->mem);
+	saved.desc_gpa = state_get_u64(r);
+	saved.avail_gpa = state_get_u64(r);
+	saved.used_gpa = state_get_u64(r);
+	for (int i = 0; i < 3; i++)
+		idx[i] = state_get_u32(r);
+	if (r->failed)
+		return err_set(err, EINVAL, "truncated virtqueue state");
+	if (size > VIRTQ_MAX_SIZE || idx[0] > 0xffff || idx[1] > 0xffff || idx[2] > 0xffff)
+		return err_set(err, EINVAL, "bad virtqueue state");
+	saved.size = (uint16_t)size;
+	if ((flags & 1) && virtq_activate(&saved, err) < 0)
+		return -EINVAL;
+	saved.event_idx = flags & 2;
+	saved.signalled_valid = flags & 4;
+	saved.broken = flags & 8;
+	saved.last_avail = (uint16_t)idx[0];
+	saved.used_idx = (uint16_t)idx[1];
+	saved.signalled_used = (uint16_t)idx[2];
+	*q = saved;
+	return 0;
+}

@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "guest_mem.h"
+#include "state.h"
 
 #define VIRTQ_MAX_SIZE 256
 /* Longest chain a device accepts, direct or indirect. */
@@ -58,5 +59,11 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct ember_err *err);
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written, struct ember_err *err);
 /* Whether the driver wants an interrupt for what was pushed (§2.7.10). */
 bool virtq_needs_notify(struct virtq *q);
+/* Put the chain just popped back: it is taken again by the next pop. */
+void virtq_unpop(struct virtq *q);
+
+void virtq_save(const struct virtq *q, struct state_writer *w);
+/* Checks the saved ring addresses against guest memory as activation does. */
+int virtq_restore(struct virtq *q, struct state_reader *r, struct ember_err *err);
 
 #endif

@@ -35,6 +35,11 @@ void config_free(struct vm_config *cfg)
 	free(cfg->boot.boot_args);
 	free(cfg->logger.log_path);
 	free(cfg->serial_out_path);
+	for (unsigned i = 0; i < cfg->nr_drives; i++) {
+		free(cfg->drives[i].drive_id);
+		free(cfg->drives[i].path_on_host);
+		free(cfg->drives[i].partuuid);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -248,6 +253,189 @@ static int parse_serial(struct vm_config *cfg, json_t *val, struct ember_err *er
 	return ret;
 }
 
+static int parse_bucket(json_t *obj, const char *section, const char *key, struct config_bucket *b,
+			struct ember_err *err)
+{
+	static const char *const keys[] = { "size", "one_time_burst", "refill_time", NULL };
+	json_t *v = json_object_get(obj, key);
+	char where[160];
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	if (!v || json_is_null(v))
+		return 0;
+	snprintf(where, sizeof(where), "%s: rate_limiter.%s", section, key);
+	ret = need_object(v, where, err);
+	if (!ret)
+		ret = check_keys(v, where, keys, err);
+	if (!ret)
+		ret = get_uint(v, where, "size", 0, UINT64_MAX >> 1, &b->size, err);
+	if (!ret)
+		ret =
+		    get_uint(v, where, "refill_time", 0, UINT64_MAX >> 1, &b->refill_time_ms, err);
+	if (!ret && json_object_get(v, "one_time_burst") &&
+	    !json_is_null(json_object_get(v, "one_time_burst")))
+		ret = get_uint(v, where, "one_time_burst", 0, UINT64_MAX >> 1, &b->one_time_burst,
+			       err);
+	return ret;
+}
+
+/* Firecracker's RateLimiter object: optional bandwidth and ops buckets. */
+static int parse_rate_limiter(json_t *obj, const char *section, const char *key,
+			      struct config_rate_limiter *rl, struct ember_err *err)
+{
+	static const char *const keys[] = { "bandwidth", "ops", NULL };
+	json_t *v = json_object_get(obj, key);
+	char where[160];
+	int ret;
+
+	memset(rl, 0, sizeof(*rl));
+	if (!v || json_is_null(v))
+		return 0;
+	snprintf(where, sizeof(where), "%s: %s", section, key);
+	ret = need_object(v, where, err);
+	if (!ret)
+		ret = check_keys(v, where, keys, err);
+	if (!ret)
+		ret = parse_bucket(v, section, "bandwidth", &rl->bandwidth, err);
+	if (!ret)
+		ret = parse_bucket(v, section, "ops", &rl->ops, err);
+	return ret;
+}
+
+static int parse_choice(json_t *obj, const char *section, const char *key,
+			const char *const *choices, int *out, struct ember_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	for (int i = 0; json_is_string(v) && choices[i]; i++)
+		if (!strcmp(json_string_value(v), choices[i])) {
+			*out = i;
+			return 0;
+		}
+	return err_set(err, EINVAL, "%s: `%s` must be \"%s\" or \"%s\"", section, key, choices[0],
+		       choices[1]);
+}
+
+static int parse_drive_options(json_t *val, const char *s, struct config_drive *d,
+			       struct ember_err *err)
+{
+	static const char *const caches[] = { "Unsafe", "Writeback", NULL };
+	static const char *const engines[] = { "Sync", "Async", NULL };
+	int cache = 0, engine = 0;
+	int ret;
+
+	ret = get_bool(val, s, "is_read_only", &d->is_read_only, err);
+	if (!ret)
+		ret = get_string(val, s, "partuuid", false, &d->partuuid, err);
+	if (!ret)
+		ret = parse_choice(val, s, "cache_type", caches, &cache, err);
+	if (!ret)
+		ret = parse_choice(val, s, "io_engine", engines, &engine, err);
+	if (!ret)
+		ret = parse_rate_limiter(val, s, "rate_limiter", &d->rate_limiter, err);
+	if (!ret && json_object_get(val, "socket") && !json_is_null(json_object_get(val, "socket")))
+		ret =
+		    err_set(err, ENOTSUP, "%s: vhost-user drives (`socket`) are not supported", s);
+	d->writeback = cache == 1;
+	return ret;
+}
+
+static int parse_drive(json_t *val, size_t index, struct config_drive *d, struct ember_err *err)
+{
+	static const char *const keys[] = {
+		"drive_id",   "path_on_host", "is_root_device", "is_read_only", "partuuid",
+		"cache_type", "io_engine",    "rate_limiter",   "socket",       NULL
+	};
+	char s[96];
+	json_t *root;
+	int ret;
+
+	snprintf(s, sizeof(s), "drives[%zu]", index);
+	ret = need_object(val, s, err);
+	if (!ret)
+		ret = check_keys(val, s, keys, err);
+	if (!ret)
+		ret = get_string(val, s, "drive_id", true, &d->drive_id, err);
+	if (!ret)
+		snprintf(s, sizeof(s), "drive %s", d->drive_id);
+	if (!ret && (!*d->drive_id || strlen(d->drive_id) > 64))
+		ret = err_set(err, EINVAL, "%s: `drive_id` must be 1 to 64 characters", s);
+	if (!ret)
+		ret = get_string(val, s, "path_on_host", true, &d->path_on_host, err);
+	root = json_object_get(val, "is_root_device");
+	if (!ret && !root)
+		ret = err_set(err, EINVAL, "%s: missing field `is_root_device`", s);
+	if (!ret)
+		ret = get_bool(val, s, "is_root_device", &d->is_root_device, err);
+	if (!ret)
+		ret = parse_drive_options(val, s, d, err);
+	return ret;
+}
+
+static int check_drive(const struct vm_config *cfg, const struct config_drive *d,
+		       struct ember_err *err)
+{
+	for (unsigned i = 0; i < cfg->nr_drives; i++) {
+		if (!strcmp(cfg->drives[i].drive_id, d->drive_id))
+			return err_set(err, EINVAL, "drives: `%s` is listed twice", d->drive_id);
+		if (d->is_root_device && cfg->drives[i].is_root_device)
+			return err_set(err, EINVAL,
+				       "drives: `%s` and `%s` are both root devices; only one "
+				       "drive can be the root",
+				       cfg->drives[i].drive_id, d->drive_id);
+	}
+	return 0;
+}
+
+/* Add a parsed drive: the root drive goes first, as Firecracker attaches it. */
+static void add_drive(struct vm_config *cfg, const struct config_drive *d)
+{
+	if (d->is_root_device) {
+		memmove(&cfg->drives[1], &cfg->drives[0], cfg->nr_drives * sizeof(*d));
+		cfg->drives[0] = *d;
+	} else {
+		cfg->drives[cfg->nr_drives] = *d;
+	}
+	cfg->nr_drives++;
+}
+
+static void drive_free(struct config_drive *d)
+{
+	free(d->drive_id);
+	free(d->path_on_host);
+	free(d->partuuid);
+}
+
+static int parse_drives(struct vm_config *cfg, json_t *val, struct ember_err *err)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_is_null(val))
+		return 0;
+	if (!json_is_array(val))
+		return err_set(err, EINVAL, "drives must be a JSON array");
+	if (json_array_size(val) > CONFIG_MAX_DRIVES)
+		return err_set(err, EINVAL, "drives: at most %d drives", CONFIG_MAX_DRIVES);
+	json_array_foreach(val, i, v)
+	{
+		struct config_drive d = { 0 };
+		int ret = parse_drive(v, i, &d, err);
+
+		if (!ret)
+			ret = check_drive(cfg, &d, err);
+		if (ret) {
+			drive_free(&d);
+			return ret;
+		}
+		add_drive(cfg, &d);
+	}
+	return 0;
+}
+
 /* Sections of Firecracker's schema that this ember does not implement yet:
  * accepted when empty (as generated by tools), refused otherwise. */
 static int parse_unsupported(const char *key, json_t *val, struct ember_err *err)
@@ -258,15 +446,14 @@ static int parse_unsupported(const char *key, json_t *val, struct ember_err *err
 }
 
 static const struct section sections[] = {
-	{ "boot-source", parse_boot_source },
-	{ "machine-config", parse_machine_config },
-	{ "logger", parse_logger },
-	{ "serial", parse_serial },
+	{ "boot-source", parse_boot_source }, { "machine-config", parse_machine_config },
+	{ "logger", parse_logger },           { "serial", parse_serial },
+	{ "drives", parse_drives },
 };
 
 static const char *const later_sections[] = {
-	"drives",      "network-interfaces", "vsock", "metrics",        "entropy", "balloon",
-	"mmds-config", "cpu-config",         "pmem",  "memory-hotplug", NULL,
+	"network-interfaces", "vsock",      "metrics", "entropy",        "balloon",
+	"mmds-config",        "cpu-config", "pmem",    "memory-hotplug", NULL,
 };
 
 static int parse_section(struct vm_config *cfg, const char *key, json_t *val, struct ember_err *err)

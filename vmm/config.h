@@ -36,12 +36,39 @@ struct config_logger {
 	struct log_options opts;
 };
 
+/* Firecracker's TokenBucket: size 0 or refill_time 0 means unlimited. */
+struct config_bucket {
+	uint64_t size;
+	uint64_t one_time_burst;
+	uint64_t refill_time_ms;
+};
+
+struct config_rate_limiter {
+	struct config_bucket bandwidth; /* bytes */
+	struct config_bucket ops;       /* operations */
+};
+
+#define CONFIG_MAX_DRIVES 16
+
+struct config_drive {
+	char *drive_id;
+	char *path_on_host;
+	char *partuuid; /* NULL: root=/dev/vdX */
+	bool is_root_device;
+	bool is_read_only;
+	bool writeback; /* cache_type "Writeback" (default "Unsafe") */
+	struct config_rate_limiter rate_limiter;
+};
+
 struct vm_config {
 	bool has_boot;
 	struct config_boot boot;
 	struct config_machine machine;
 	struct config_logger logger;
 	char *serial_out_path; /* NULL: stdout */
+	/* In Firecracker's attach order: the root drive first, then as listed. */
+	struct config_drive drives[CONFIG_MAX_DRIVES];
+	unsigned nr_drives;
 };
 
 void config_init(struct vm_config *cfg);

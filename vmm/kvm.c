@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -163,4 +164,28 @@ void kvm_close(struct kvm *kvm)
 	free(kvm->msr_index);
 	kvm->msr_index = NULL;
 	kvm->vm_fd = kvm->sys_fd = -1;
+}
+
+int kvm_ioeventfd(struct kvm *kvm, uint64_t addr, uint32_t len, uint64_t datamatch, int *efd_out,
+		  struct ember_err *err)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+	int efd, ret;
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd < 0)
+		return err_errno(err, "eventfd for MMIO 0x%" PRIx64, addr);
+	io.fd = efd;
+	ret = KVM_IOCTL(kvm->vm_fd, KVM_IOEVENTFD, &io, err);
+	if (ret < 0) {
+		close(efd);
+		return ret;
+	}
+	*efd_out = efd;
+	return 0;
 }

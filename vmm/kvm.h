@@ -28,6 +28,10 @@ int kvm_set_memory(struct kvm *kvm, const struct guest_mem *mem, struct ember_er
 int kvm_check_cap(const struct kvm *kvm, long cap);
 /* Register an eventfd that raises GSI `gsi` when written. */
 int kvm_irqfd(struct kvm *kvm, int gsi, int *efd_out, struct ember_err *err);
+/* An eventfd signalled, without an exit to user space, by a guest write of
+ * `datamatch` (len bytes) at MMIO address addr. */
+int kvm_ioeventfd(struct kvm *kvm, uint64_t addr, uint32_t len, uint64_t datamatch, int *efd_out,
+		  struct ember_err *err);
 bool kvm_msr_supported(const struct kvm *kvm, uint32_t index);
 void kvm_close(struct kvm *kvm);
 

@@ -21,12 +21,16 @@
 #define LAYOUT_MMIO_START   0xc0000000ULL /* 1 GiB 32-bit MMIO hole */
 #define LAYOUT_MMIO_END     0x100000000ULL
 #define LAYOUT_BOOT_TIMER   0xc0000000ULL
-#define LAYOUT_VIRTIO_MMIO  0xc0001000ULL
+#define LAYOUT_VIRTIO_MMIO  0xc0001000ULL /* 4 KiB slots upward */
 #define LAYOUT_IOAPIC       0xfec00000ULL
 #define LAYOUT_LAPIC        0xfee00000ULL
 #define LAYOUT_IDENTITY_MAP 0xfffbc000ULL
 #define LAYOUT_TSS          0xfffbd000ULL
 
 #define LAYOUT_PAGE 4096ULL
+
+/* Legacy GSIs for virtio-mmio devices, one each in attach order. */
+#define LAYOUT_VIRTIO_IRQ_FIRST 5
+#define LAYOUT_VIRTIO_IRQ_LAST  23
 
 #endif

@@ -51,8 +51,8 @@ static void on_i8042_reset(void *ctx)
 	vm_request_exit(ctx, VM_EXIT_RESET, 0, "guest reset through the i8042");
 }
 
-static int add_device(struct vm *vm, const char *name, const struct device_ops *ops, void *dev,
-		      struct ember_err *err)
+int vm_add_device(struct vm *vm, const char *name, const struct device_ops *ops, void *dev,
+		  struct ember_err *err)
 {
 	if (vm->nr_devices == VM_MAX_DEVICES)
 		return err_set(err, ENOSPC, "too many devices");
@@ -77,18 +77,18 @@ static int create_devices(struct vm *vm, struct ember_err *err)
 	vm->legacy_ready = true;
 	ret = bus_add(&vm->pio, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops, &vm->serial, err);
 	if (!ret)
-		ret = add_device(vm, "serial", &serial_ops, &vm->serial, err);
+		ret = vm_add_device(vm, "serial", &serial_ops, &vm->serial, err);
 	if (!ret)
 		ret =
 		    bus_add(&vm->pio, I8042_DATA_PORT, I8042_PORT_LEN, &i8042_ops, &vm->i8042, err);
 	if (!ret)
-		ret = add_device(vm, "i8042", &i8042_ops, &vm->i8042, err);
+		ret = vm_add_device(vm, "i8042", &i8042_ops, &vm->i8042, err);
 	if (!ret && vm->opts.boot_timer) {
 		boottimer_init(&vm->boottimer, vm->opts.start_wall_us, vm->opts.start_cpu_us);
 		ret = bus_add(&vm->mmio, LAYOUT_BOOT_TIMER, BOOTTIMER_LEN, &boottimer_ops,
 			      &vm->boottimer, err);
 		if (!ret)
-			ret = add_device(vm, "boot-timer", &boottimer_ops, &vm->boottimer, err);
+			ret = vm_add_device(vm, "boot-timer", &boottimer_ops, &vm->boottimer, err);
 	}
 	return ret;
 }
@@ -153,6 +153,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_option
 	if (!ret)
 		ret = create_devices(vm, err);
 	if (!ret)
+		ret = vm_virtio_create(vm, err);
+	if (!ret)
 		ret = create_vcpus(vm, err);
 	return ret;
 }
@@ -176,6 +178,8 @@ static int build_cmdline(struct vm *vm, struct cmdline *cl, struct ember_err *er
 		ret = cmdline_append(cl, "pci=off", err);
 	if (!ret && vm->opts.boot_timer && !cmdline_has(cl, "ember.boottimer"))
 		ret = cmdline_append(cl, "ember.boottimer=1", err);
+	if (!ret)
+		ret = vm_virtio_cmdline(vm, cl, err);
 	return ret;
 }
 
@@ -405,6 +409,7 @@ void vm_destroy(struct vm *vm)
 		i8042_destroy(&vm->i8042);
 		vm->legacy_ready = false;
 	}
+	vm_virtio_destroy(vm);
 	vm->nr_devices = 0;
 	evloop_free(&vm->loop);
 	close_fd(&vm->exit_fd);

@@ -9,13 +9,16 @@
 
 #include "boot.h"
 #include "boottimer.h"
+#include "blk.h"
 #include "bus.h"
+#include "cmdline.h"
 #include "config.h"
 #include "err.h"
 #include "evloop.h"
 #include "guest_mem.h"
 #include "i8042.h"
 #include "kvm.h"
+#include "layout.h"
 #include "serial.h"
 #include "vcpu.h"
 
@@ -51,7 +54,8 @@ struct vm_device {
 	void *dev;
 };
 
-#define VM_MAX_DEVICES 16
+#define VM_MAX_DEVICES 32
+#define VM_MAX_VIRTIO  (LAYOUT_VIRTIO_IRQ_LAST - LAYOUT_VIRTIO_IRQ_FIRST + 1)
 
 struct vm {
 	const struct vm_config *cfg;
@@ -70,6 +74,11 @@ struct vm {
 	struct i8042 i8042;
 	struct boottimer boottimer;
 	bool legacy_ready;
+	/* virtio-mmio devices in attach order: slot i at LAYOUT_VIRTIO_MMIO + i * 4K */
+	struct virtio_mmio *virtio[VM_MAX_VIRTIO];
+	unsigned nr_virtio;
+	struct virtio_blk *blks[CONFIG_MAX_DRIVES];
+	unsigned nr_blks;
 	int serial_irq_fd;
 	int i8042_irq_fd;
 
@@ -85,6 +94,14 @@ struct vm {
 /* KVM VM, memory, irqchip, devices and configured vCPUs. No kernel yet. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opts,
 	      struct ember_err *err);
+/* Add a device to the save/restore list. */
+int vm_add_device(struct vm *vm, const char *name, const struct device_ops *ops, void *dev,
+		  struct ember_err *err);
+/* vm_virtio.c: the configured virtio devices, their command line, teardown. */
+int vm_virtio_create(struct vm *vm, struct ember_err *err);
+int vm_virtio_cmdline(struct vm *vm, struct cmdline *cl, struct ember_err *err);
+void vm_virtio_destroy(struct vm *vm);
+
 /* Load kernel, initrd, command line and boot structures from the config. */
 int vm_load_kernel(struct vm *vm, struct ember_err *err);
 /* Tiny guests: copy code to gpa and enter it in 64-bit mode on every vCPU. */

@@ -130,8 +130,85 @@ BAD(bad_huge_pages,
     "{" KERNEL
     ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"1G\"}}",
     "`huge_pages`")
-BAD(unsupported_drives, "{" KERNEL ", \"drives\": [{\"drive_id\": \"root\"}]}",
-    "drives: not supported")
+BAD(unsupported_network, "{" KERNEL ", \"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
+    "network-interfaces: not supported")
+
+#define DRIVE(id, root) \
+	"{\"drive_id\": \"" id "\", \"path_on_host\": \"/d\", \"is_root_device\": " root "}"
+BAD(two_root_drives, "{" KERNEL ", \"drives\": [" DRIVE("a", "true") "," DRIVE("b", "true") "]}",
+    "`a` and `b` are both root devices")
+BAD(duplicate_drive_id,
+    "{" KERNEL ", \"drives\": [" DRIVE("a", "false") "," DRIVE("a", "false") "]}",
+    "drives: `a` is listed twice")
+BAD(drive_without_is_root_device,
+    "{" KERNEL ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\"}]}",
+    "drive a: missing field `is_root_device`")
+BAD(drive_without_path,
+    "{" KERNEL ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": true}]}",
+    "drive a: missing field `path_on_host`")
+BAD(drive_without_id, "{" KERNEL ", \"drives\": [{\"path_on_host\": \"/d\"}]}",
+    "drives[0]: missing field `drive_id`")
+BAD(drive_unknown_field,
+    "{" KERNEL ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\", "
+    "\"is_root_device\": true, \"readonly\": true}]}",
+    "drives[0]: unknown field `readonly`")
+BAD(drive_bad_cache_type,
+    "{" KERNEL ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\", "
+    "\"is_root_device\": true, \"cache_type\": \"Fast\"}]}",
+    "`cache_type` must be \"Unsafe\" or \"Writeback\"")
+BAD(drive_vhost_user,
+    "{" KERNEL ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\", "
+    "\"is_root_device\": true, \"socket\": \"/s\"}]}",
+    "vhost-user drives")
+BAD(drives_not_a_list, "{" KERNEL ", \"drives\": {}}", "drives must be a JSON array")
+BAD(rate_limiter_unknown_bucket,
+    "{" KERNEL ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\", "
+    "\"is_root_device\": true, \"rate_limiter\": {\"bytes\": {}}}]}",
+    "drive a: rate_limiter: unknown field `bytes`")
+BAD(rate_limiter_negative_size,
+    "{" KERNEL ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\", "
+    "\"is_root_device\": true, \"rate_limiter\": {\"ops\": {\"size\": -1, "
+    "\"refill_time\": 100}}}]}",
+    "rate_limiter.ops: `size` is -1")
+BAD(rate_limiter_without_refill_time,
+    "{" KERNEL ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\", "
+    "\"is_root_device\": true, \"rate_limiter\": {\"bandwidth\": {\"size\": 1}}}]}",
+    "rate_limiter.bandwidth: missing field `refill_time`")
+
+Test(config, drives_root_first_with_options)
+{
+	struct ember_err err = { 0 };
+	struct vm_config cfg;
+
+	cr_assert_eq(
+	    parse(
+		"{" KERNEL ", \"drives\": [" DRIVE(
+		    "data",
+		    "false") ","
+			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/root.ext4\", "
+			     "\"is_root_device\": true, \"is_read_only\": true, \"partuuid\": "
+			     "null, "
+			     "\"cache_type\": \"Writeback\", \"io_engine\": \"Sync\", "
+			     "\"rate_limiter\": {\"bandwidth\": {\"size\": 1048576, "
+			     "\"one_time_burst\": 4096, \"refill_time\": 1000}, \"ops\": null}}]}",
+		&cfg, &err),
+	    0, "%s", err.msg);
+	cr_assert_eq(cfg.nr_drives, 2);
+	cr_assert_str_eq(cfg.drives[0].drive_id, "rootfs");
+	cr_assert(cfg.drives[0].is_root_device);
+	cr_assert(cfg.drives[0].is_read_only);
+	cr_assert(cfg.drives[0].writeback);
+	cr_assert_null(cfg.drives[0].partuuid);
+	cr_assert_eq(cfg.drives[0].rate_limiter.bandwidth.size, 1048576);
+	cr_assert_eq(cfg.drives[0].rate_limiter.bandwidth.one_time_burst, 4096);
+	cr_assert_eq(cfg.drives[0].rate_limiter.bandwidth.refill_time_ms, 1000);
+	cr_assert_eq(cfg.drives[0].rate_limiter.ops.size, 0);
+	cr_assert_str_eq(cfg.drives[1].drive_id, "data");
+	cr_assert_str_eq(cfg.drives[1].path_on_host, "/d");
+	cr_assert_not(cfg.drives[1].is_read_only);
+	cr_assert_not(cfg.drives[1].writeback);
+	config_free(&cfg);
+}
 BAD(bad_log_level, "{" KERNEL ", \"logger\": {\"level\": \"Loud\"}}", "unknown level")
 BAD(nul_in_string, "{\"boot-source\": {\"kernel_image_path\": \"/k\\u0000x\"}}", "NUL")
 

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The VM's virtio-mmio devices: slots of 4 KiB from LAYOUT_VIRTIO_MMIO and
+ * legacy GSIs from LAYOUT_VIRTIO_IRQ_FIRST in attach order (Firecracker's
+ * layout), queue notifications through ioeventfds on the event loop,
+ * interrupts through irqfds, and one virtio_mmio.device= entry each.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/virtio_mmio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vm.h"
+
+static void on_notify(void *ctx, int fd, uint32_t events)
+{
+	struct virtio_mmio_notifier *n = ctx;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("%s: reading a notify eventfd: %s", n->t->ops->name, strerror(errno));
+	virtio_mmio_kick(n->t, n->q);
+}
+
+static void on_blk_timer(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_blk_ratelimit_expired(ctx);
+}
+
+/* Where the next device goes. */
+static int next_slot(struct vm *vm, uint64_t *base, uint32_t *irq, struct ember_err *err)
+{
+	if (vm->nr_virtio == VM_MAX_VIRTIO)
+		return err_set(err, ENOSPC, "too many virtio devices: at most %d (one IRQ each)",
+			       VM_MAX_VIRTIO);
+	*base = LAYOUT_VIRTIO_MMIO + vm->nr_virtio * (uint64_t)VIRTIO_MMIO_SLOT_SIZE;
+	*irq = LAYOUT_VIRTIO_IRQ_FIRST + vm->nr_virtio;
+	return 0;
+}
+
+static int wire_queues(struct vm *vm, struct virtio_mmio *t, struct ember_err *err)
+{
+	uint64_t notify = t->base + VIRTIO_MMIO_QUEUE_NOTIFY;
+	int ret = 0;
+
+	for (unsigned q = 0; !ret && q < t->ops->num_queues; q++) {
+		ret = kvm_ioeventfd(&vm->kvm, notify, 4, q, &t->notify_fds[q], err);
+		if (!ret)
+			ret = evloop_add(&vm->loop, t->notify_fds[q], EPOLLIN, on_notify,
+					 &t->notifiers[q], err);
+	}
+	return ret;
+}
+
+/* Bus, irqfd, ioeventfds and the save/restore list for an initialised transport. */
+static int attach(struct vm *vm, struct virtio_mmio *t, const char *name, struct ember_err *err)
+{
+	int ret;
+
+	ret = bus_add(&vm->mmio, t->base, VIRTIO_MMIO_SLOT_SIZE, &virtio_mmio_bus_ops, t, err);
+	if (!ret && vm->kvm.irqchip)
+		ret = kvm_irqfd(&vm->kvm, (int)t->irq, &t->irq_fd, err);
+	if (!ret)
+		ret = wire_queues(vm, t, err);
+	if (!ret)
+		ret = vm_add_device(vm, name, &virtio_mmio_bus_ops, t, err);
+	if (ret)
+		return err_prefix(err, "%s", name);
+	vm->virtio[vm->nr_virtio++] = t;
+	log_info("%s at 0x%" PRIx64 ", IRQ %u", name, t->base, t->irq);
+	return 0;
+}
+
+static void blk_params(const struct config_drive *d, struct virtio_blk_params *p)
+{
+	const struct config_rate_limiter *rl = &d->rate_limiter;
+	uint64_t now = ratelimit_now_ns();
+
+	memset(p, 0, sizeof(*p));
+	p->drive_id = d->drive_id;
+	p->path = d->path_on_host;
+	p->read_only = d->is_read_only;
+	p->writeback = d->writeback;
+	tb_init(&p->bandwidth, rl->bandwidth.size, rl->bandwidth.one_time_burst,
+		rl->bandwidth.refill_time_ms, now);
+	tb_init(&p->ops, rl->ops.size, rl->ops.one_time_burst, rl->ops.refill_time_ms, now);
+}
+
+static int add_drive(struct vm *vm, const struct config_drive *d, struct ember_err *err)
+{
+	struct virtio_blk_params p;
+	struct virtio_blk *b;
+	uint64_t base = 0;
+	uint32_t irq = 0;
+	int ret;
+
+	ret = next_slot(vm, &base, &irq, err);
+	if (ret)
+		return ret;
+	b = malloc(sizeof(*b));
+	if (!b)
+		return err_set(err, ENOMEM, "out of memory");
+	blk_params(d, &p);
+	ret = virtio_blk_open(b, &p, &vm->mem, base, irq, err);
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	vm->blks[vm->nr_blks++] = b;
+	ret = attach(vm, &b->transport, b->drive_id, err);
+	if (!ret && b->rl.timer_fd >= 0)
+		ret = evloop_add(&vm->loop, b->rl.timer_fd, EPOLLIN, on_blk_timer, b, err);
+	return ret;
+}
+
+int vm_virtio_create(struct vm *vm, struct ember_err *err)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; !ret && i < vm->cfg->nr_drives; i++)
+		ret = add_drive(vm, &vm->cfg->drives[i], err);
+	return ret;
+}
+
+static int root_cmdline(const struct config_drive *d, struct cmdline *cl, struct ember_err *err)
+{
+	const char *mode = d->is_read_only ? "ro" : "rw";
+
+	if (d->partuuid)
+		return cmdline_appendf(cl, err, "root=PARTUUID=%s %s", d->partuuid, mode);
+	return cmdline_appendf(cl, err, "root=/dev/vda %s", mode);
+}
+
+int vm_virtio_cmdline(struct vm *vm, struct cmdline *cl, struct ember_err *err)
+{
+	int ret = 0;
+
+	/* The root drive, if any, is the first drive and so /dev/vda. */
+	if (vm->cfg->nr_drives && vm->cfg->drives[0].is_root_device)
+		ret = root_cmdline(&vm->cfg->drives[0], cl, err);
+	for (unsigned i = 0; !ret && i < vm->nr_virtio; i++)
+		ret = cmdline_appendf(cl, err, "virtio_mmio.device=4K@0x%" PRIx64 ":%u",
+				      vm->virtio[i]->base, vm->virtio[i]->irq);
+	return ret;
+}
+
+void vm_virtio_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_blks; i++) {
+		virtio_blk_close(vm->blks[i]);
+		free(vm->blks[i]);
+	}
+	vm->nr_blks = 0;
+	vm->nr_virtio = 0;
+}
