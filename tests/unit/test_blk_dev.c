@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The virtio-blk device end to end over fake guest memory and a temp file. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blk.h"
+
+#define MEM     0x20000
+#define QSIZE   16
+#define DESC    0x1000
+#define AVAIL   0x2000
+#define USED    0x3000
+#define HDR     0x4000 /* request headers, 16 bytes apart */
+#define STATUS  0x5000 /* status bytes, 1 apart */
+#define DATA    0x8000
+#define SECTORS 128
+
+static uint8_t ram[MEM];
+static struct guest_mem mem;
+static struct virtio_blk blk;
+static char path[64];
+static uint16_t avail_idx;
+
+static void wr32(uint64_t off, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+
+	virtio_mmio_bus_ops.write(&blk.transport, off, b, 4);
+}
+
+static uint32_t rd32(uint64_t off)
+{
+	uint8_t b[4];
+
+	virtio_mmio_bus_ops.read(&blk.transport, off, b, 4);
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* The Linux driver's bring-up, accepting every offered feature. */
+static void bring_up(void)
+{
+	uint64_t f = virtio_mmio_offered(&blk.transport);
+
+	wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
+	wr32(VIRTIO_MMIO_STATUS, 0xb);
+	wr32(VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr32(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+	wr32(VIRTIO_MMIO_QUEUE_DESC_LOW, DESC);
+	wr32(VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL);
+	wr32(VIRTIO_MMIO_QUEUE_USED_LOW, USED);
+	wr32(VIRTIO_MMIO_QUEUE_READY, 1);
+	wr32(VIRTIO_MMIO_STATUS, 0xf);
+	cr_assert_eq(rd32(VIRTIO_MMIO_STATUS), 0xf);
+}
+
+static void open_blk(bool read_only, uint64_t ops_size)
+{
+	struct guest_region r = { .gpa = 0, .size = sizeof(ram), .host = ram };
+	struct virtio_blk_params p = { .drive_id = "test", .path = path, .read_only = read_only };
+	struct ember_err err;
+	uint8_t buf[SECTORS * 512];
+	int fd;
+
+	memset(ram, 0, sizeof(ram));
+	avail_idx = 0;
+	guest_mem_init_static(&mem, &r, 1);
+	snprintf(path, sizeof(path), "/tmp/ember-blk-test.XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + i / 512);
+	cr_assert_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(fd);
+	tb_init(&p.ops, ops_size, 0, ops_size ? 1000 : 0, ratelimit_now_ns());
+	cr_assert_eq(virtio_blk_open(&blk, &p, &mem, 0xc0001000, 5, &err), 0, "%s", err.msg);
+	bring_up();
+}
+
+static void setup(void)
+{
+	open_blk(false, 0);
+}
+
+static void teardown(void)
+{
+	virtio_blk_close(&blk);
+	unlink(path);
+}
+
+TestSuite(blk_dev, .init = setup, .fini = teardown);
+
+static void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	struct vring_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
+
+	memcpy(ram + DESC + i * sizeof(d), &d, sizeof(d));
+}
+
+static void publish(uint16_t head)
+{
+	uint16_t slot = avail_idx % QSIZE;
+
+	memcpy(ram + AVAIL + 4 + 2 * slot, &head, 2);
+	avail_idx++;
+	memcpy(ram + AVAIL + 2, &avail_idx, 2);
+}
+
+/* A three-descriptor request at descriptors 3n..3n+2: header, data, status. */
+static uint16_t request(int n, uint32_t type, uint64_t sector, uint64_t data, uint32_t len)
+{
+	struct virtio_blk_outhdr h = { .type = type, .sector = sector };
+	uint16_t d = (uint16_t)(3 * n);
+	bool in = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
+
+	memcpy(ram + HDR + 16 * n, &h, sizeof(h));
+	ram[STATUS + n] = 0xee;
+	desc(d, HDR + 16 * n, sizeof(h), VRING_DESC_F_NEXT, d + 1);
+	desc(d + 1, data, len, VRING_DESC_F_NEXT | (in ? VRING_DESC_F_WRITE : 0), d + 2);
+	desc(d + 2, STATUS + n, 1, VRING_DESC_F_WRITE, 0);
+	publish(d);
+	return d;
+}
+
+static void kick(void)
+{
+	virtio_mmio_kick(&blk.transport, 0);
+}
+
+static uint16_t used_idx(void)
+{
+	uint16_t v;
+
+	memcpy(&v, ram + USED + 2, 2);
+	return v;
+}
+
+static struct vring_used_elem used(int i)
+{
+	struct vring_used_elem e;
+
+	memcpy(&e, ram + USED + 4 + 8 * i, sizeof(e));
+	return e;
+}
+
+static void file_read(void *buf, size_t len, off_t off)
+{
+	int fd = open(path, O_RDONLY);
+
+	cr_assert_eq(pread(fd, buf, len, off), (ssize_t)len);
+	close(fd);
+}
+
+Test(blk_dev, config_space_has_capacity_and_seg_max)
+{
+	cr_assert_eq(rd32(VIRTIO_MMIO_DEVICE_ID), 2);
+	cr_assert_eq(rd32(VIRTIO_MMIO_CONFIG), SECTORS);
+	cr_assert_eq(rd32(VIRTIO_MMIO_CONFIG + 4), 0);
+	cr_assert_eq(rd32(VIRTIO_MMIO_CONFIG + 12), VIRTQ_MAX_CHAIN - 2);
+	cr_assert(virtio_mmio_offered(&blk.transport) & (1ULL << VIRTIO_BLK_F_SEG_MAX));
+	cr_assert_not(virtio_mmio_offered(&blk.transport) & (1ULL << VIRTIO_BLK_F_RO));
+}
+
+Test(blk_dev, read_returns_the_file_contents)
+{
+	uint8_t want[1024];
+
+	request(0, VIRTIO_BLK_T_IN, 5, DATA, 1024);
+	kick();
+	file_read(want, sizeof(want), 5 * 512);
+	cr_assert_eq(used_idx(), 1);
+	cr_assert_eq(used(0).id, 0);
+	cr_assert_eq(used(0).len, 1025);
+	cr_assert_eq(ram[STATUS], VIRTIO_BLK_S_OK);
+	cr_assert_arr_eq(ram + DATA, want, sizeof(want));
+	cr_assert(rd32(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
+}
+
+Test(blk_dev, write_reaches_the_file)
+{
+	uint8_t got[512];
+
+	memset(ram + DATA, 0x5a, 512);
+	request(0, VIRTIO_BLK_T_OUT, SECTORS - 1, DATA, 512);
+	kick();
+	cr_assert_eq(ram[STATUS], VIRTIO_BLK_S_OK);
+	cr_assert_eq(used(0).len, 1);
+	file_read(got, sizeof(got), (SECTORS - 1) * 512);
+	cr_assert_arr_eq(got, ram + DATA, 512);
+}
+
+Test(blk_dev, requests_beyond_the_end_fail)
+{
+	uint8_t before[512], after[512];
+
+	file_read(before, 512, (SECTORS - 1) * 512);
+	memset(ram + DATA, 0x5a, 1024);
+	request(0, VIRTIO_BLK_T_OUT, SECTORS - 1, DATA, 1024);
+	request(1, VIRTIO_BLK_T_IN, SECTORS, DATA, 512);
+	request(2, VIRTIO_BLK_T_IN, UINT64_MAX, DATA, 512);
+	kick();
+	cr_assert_eq(used_idx(), 3);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(ram[STATUS + i], VIRTIO_BLK_S_IOERR, "request %d", i);
+	file_read(after, 512, (SECTORS - 1) * 512);
+	cr_assert_arr_eq(before, after, 512);
+}
+
+Test(blk_dev, read_only_drive_refuses_writes)
+{
+	uint8_t before[512], after[512];
+
+	teardown();
+	open_blk(true, 0);
+	cr_assert(virtio_mmio_offered(&blk.transport) & (1ULL << VIRTIO_BLK_F_RO));
+	file_read(before, 512, 0);
+	memset(ram + DATA, 0x5a, 512);
+	request(0, VIRTIO_BLK_T_OUT, 0, DATA, 512);
+	kick();
+	cr_assert_eq(ram[STATUS], VIRTIO_BLK_S_IOERR);
+	file_read(after, 512, 0);
+	cr_assert_arr_eq(before, after, 512);
+}
+
+Test(blk_dev, get_id_flush_and_unsupported)
+{
+	struct virtio_blk_outhdr flush = { .type = VIRTIO_BLK_T_FLUSH };
+
+	request(0, VIRTIO_BLK_T_GET_ID, 0, DATA, VIRTIO_BLK_ID_BYTES);
+	/* FLUSH as Linux sends it: header and status, no data */
+	memcpy(ram + HDR + 16, &flush, sizeof(flush));
+	desc(3, HDR + 16, sizeof(flush), VRING_DESC_F_NEXT, 4);
+	desc(4, STATUS + 1, 1, VRING_DESC_F_WRITE, 0);
+	publish(3);
+	request(2, 99, 0, DATA + 1024, 512);
+	kick();
+	cr_assert_eq(used_idx(), 3);
+	cr_assert_eq(ram[STATUS], VIRTIO_BLK_S_OK);
+	cr_assert_eq(used(0).len, VIRTIO_BLK_ID_BYTES + 1);
+	cr_assert_arr_eq(ram + DATA, blk.id, VIRTIO_BLK_ID_BYTES);
+	cr_assert_neq(ram[DATA], 0);
+	cr_assert_eq(ram[STATUS + 1], VIRTIO_BLK_S_OK);
+	cr_assert_eq(used(1).len, 1);
+	cr_assert_eq(blk.stats.flushes, 1);
+	cr_assert_eq(ram[STATUS + 2], VIRTIO_BLK_S_UNSUPP);
+}
+
+Test(blk_dev, request_without_status_byte_is_returned_empty)
+{
+	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN };
+
+	memcpy(ram + HDR, &h, sizeof(h));
+	desc(0, HDR, sizeof(h), 0, 0);
+	publish(0);
+	request(1, VIRTIO_BLK_T_IN, 0, DATA, 512);
+	kick();
+	cr_assert_eq(used_idx(), 2);
+	cr_assert_eq(used(0).id, 0);
+	cr_assert_eq(used(0).len, 0);
+	cr_assert_eq(ram[STATUS + 1], VIRTIO_BLK_S_OK, "the next request is still served");
+}
+
+Test(blk_dev, a_looping_chain_ends_that_request_only)
+{
+	desc(0, HDR, 16, VRING_DESC_F_NEXT, 1);
+	desc(1, DATA, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0);
+	publish(0);
+	request(1, VIRTIO_BLK_T_IN, 0, DATA, 512);
+	kick();
+	cr_assert_eq(used_idx(), 2);
+	cr_assert_eq(used(0).len, 0);
+	cr_assert_eq(ram[STATUS + 1], VIRTIO_BLK_S_OK);
+	cr_assert_not(rd32(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+Test(blk_dev, data_outside_guest_memory_fails_the_request)
+{
+	request(0, VIRTIO_BLK_T_IN, 0, MEM - 256, 512);
+	kick();
+	cr_assert_eq(used_idx(), 1);
+	cr_assert_neq(ram[STATUS], VIRTIO_BLK_S_OK);
+	cr_assert_lt(used(0).len, 2);
+}
+
+Test(blk_dev, a_corrupt_ring_needs_reset)
+{
+	uint16_t bogus = avail_idx + QSIZE + 1;
+
+	memcpy(ram + AVAIL + 2, &bogus, 2);
+	kick();
+	cr_assert_eq(used_idx(), 0);
+	cr_assert(rd32(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(rd32(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	/* after a reset the device works again */
+	wr32(VIRTIO_MMIO_STATUS, 0);
+	memset(ram + AVAIL, 0, 0x100);
+	memset(ram + USED, 0, 0x100);
+	avail_idx = 0;
+	bring_up();
+	request(0, VIRTIO_BLK_T_IN, 0, DATA, 512);
+	kick();
+	cr_assert_eq(used_idx(), 1);
+	cr_assert_eq(ram[STATUS], VIRTIO_BLK_S_OK);
+}
+
+Test(blk_dev, the_ops_limit_stalls_the_queue)
+{
+	teardown();
+	open_blk(false, 1); /* one op per second */
+	request(0, VIRTIO_BLK_T_IN, 0, DATA, 512);
+	request(1, VIRTIO_BLK_T_IN, 1, DATA + 512, 512);
+	kick();
+	cr_assert_eq(used_idx(), 1);
+	cr_assert_eq(ram[STATUS + 1], 0xee, "the second request waits");
+	cr_assert(blk.rl.blocked);
+	cr_assert_eq(blk.transport.queues[0].last_avail, 1, "and stays on the ring");
+	cr_assert_eq(blk.stats.throttled, 1);
+	kick();
+	cr_assert_eq(used_idx(), 1, "a kick does not bypass the limiter");
+}
+
+Test(blk_dev, save_and_restore_checks_the_drive)
+{
+	struct state_writer w;
+	struct state_reader r;
+	struct ember_err err;
+
+	request(0, VIRTIO_BLK_T_IN, 0, DATA, 512);
+	kick();
+	state_writer_init(&w);
+	virtio_mmio_bus_ops.save(&blk.transport, &w);
+	state_reader_init(&r, w.buf, w.len);
+	cr_assert_eq(virtio_mmio_bus_ops.restore(&blk.transport, &r, &err), 0, "%s", err.msg);
+	cr_assert_eq(blk.transport.queues[0].used_idx, 1);
+	request(1, VIRTIO_BLK_T_IN, 1, DATA, 512);
+	kick();
+	cr_assert_eq(used_idx(), 2);
+
+	blk.capacity--; /* as if the file changed size */
+	state_reader_init(&r, w.buf, w.len);
+	cr_assert_lt(virtio_mmio_bus_ops.restore(&blk.transport, &r, &err), 0);
+	cr_assert(strstr(err.msg, "drive test changed"), "%s", err.msg);
+	state_writer_free(&w);
+}
