@@ -111,13 +111,14 @@ test: unit fuzz-smoke kvm-test
 # libFuzzer targets, built with clang and the sanitizers; FUZZ_TIME seconds.
 FUZZ_TIME ?= 120
 FUZZ_BIN := $(BUILD)/fuzz/fuzz_virtq
-FUZZ_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c vmm/guest_mem.c vmm/err.c
+FUZZ_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c vmm/guest_mem.c \
+	vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
 
 $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard virtio/*.h vmm/*.h)
 	$(call say,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes $(CPPFLAGS) \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS) -lpthread
 
 fuzz: $(FUZZ_BIN)
 	@mkdir -p $(BUILD)/fuzz/corpus
@@ -129,7 +130,7 @@ fuzz-smoke: $(FUZZ_BIN)
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(Q)if $(FUZZ_BIN) -max_total_time=20 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/corpus >$(BUILD)/fuzz/smoke.log 2>&1; then \
-		echo "fuzz: $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/smoke.log) of the virtqueue parser, no crash"; \
+		echo "fuzz: $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/smoke.log) of the virtqueue and block request parsers, no crash"; \
 	else tail -40 $(BUILD)/fuzz/smoke.log; echo "fuzz: FAILED (see $(BUILD)/fuzz/)"; exit 1; fi
 
 run: deps

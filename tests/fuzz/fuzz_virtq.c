@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: split-virtqueue descriptor-chain parsing over hostile memory. */
 #include <errno.h>
+#include <linux/virtio_blk.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blk.h"
 #include "queue.h"
 
 #define FUZZ_MEM 0x10000
@@ -12,6 +14,24 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t ram[FUZZ_MEM];
+
+/* The block request parser on top: its segments must cover exactly data_len. */
+static void check_blk(const struct guest_mem *mem, const struct virtq_chain *c)
+{
+	static struct blk_request req;
+	struct ember_err err;
+	uint64_t total = 0;
+	uint8_t status;
+
+	if (virtio_blk_parse(mem, c, 1 << 20, c->head & 1, &req, &status, &err) < 0)
+		return;
+	for (uint32_t i = 0; i < req.nsegs; i++)
+		total += req.segs[i].len;
+	if (req.nsegs > VIRTQ_MAX_CHAIN || total != req.data_len || !req.has_status)
+		abort();
+	if (req.type == VIRTIO_BLK_T_OUT && (c->head & 1))
+		abort(); /* a write to a read-only disk was accepted */
+}
 
 /* The first bytes steer the queue; the rest is guest memory. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -45,6 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (uint32_t i = 0; ret == 1 && i < chain.nbufs; i++)
 			if (!guest_mem_ptr(&mem, chain.bufs[i].gpa, chain.bufs[i].len))
 				abort();
+		if (ret == 1)
+			check_blk(&mem, &chain);
 		virtq_push(&q, chain.head, 0, &err);
 		virtq_needs_notify(&q);
 	}
