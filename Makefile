@@ -31,6 +31,7 @@ ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(UNIT_OBJS) $(KVM_OBJS)
 EMBER := $(BUILD)/ember
 LIBEMBER := $(BUILD)/libember.a
 INIT := $(BUILD)/rootfs/ember-init
+GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench
 UNIT_BIN := $(BUILD)/tests/unit-tests
 KVM_BIN := $(BUILD)/tests/kvm-tests
 GUEST := $(BUILD)/guest
@@ -69,6 +70,12 @@ $(INIT): rootfs/init.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
+# Guest-side tools for benchmarks, in the guest's /bin.
+$(BUILD)/rootfs/ember-%: rootfs/%.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
+
 $(UNIT_BIN): $(UNIT_OBJS) $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion $(LDLIBS)
@@ -93,9 +100,9 @@ deps:
 		echo "deps: all $(words $(DEB_PKGS)) packages present"; \
 	fi
 
-guest: $(INIT)
+guest: $(INIT) $(GUEST_TOOLS)
 	$(Q)rootfs/build-kernel.sh $(GUEST)
-	$(Q)rootfs/build-rootfs.sh $(GUEST) $(INIT)
+	$(Q)rootfs/build-rootfs.sh $(GUEST) $(INIT) $(GUEST_TOOLS)
 
 testhost:
 	$(Q)tests/testhost/prepare >/dev/null

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Build the guest's initramfs and ext4 root image (busybox + ember-init),
-# cached by input hash, and link them into OUTDIR.
+# Build the guest's initramfs and ext4 root image (busybox + ember-init +
+# guest tools in /bin), cached by input hash, and link them into OUTDIR.
+#   build-rootfs.sh OUTDIR INIT [TOOL...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cache.sh"
 
 out=${1:?usage: build-rootfs.sh OUTDIR INIT}
-init=${2:?usage: build-rootfs.sh OUTDIR INIT}
+init=${2:?usage: build-rootfs.sh OUTDIR INIT [TOOL...]}
+shift 2
+tools=("$@")
 busybox=/bin/busybox
 [ -x "$busybox" ] || { echo "build-rootfs: $busybox missing (run 'make deps')" >&2; exit 1; }
 file -L "$busybox" | grep -q 'statically linked' ||
 	{ echo "build-rootfs: $busybox is not static (install busybox-static)" >&2; exit 1; }
 
 cache=$(ember_cache_dir)
-key=$(ember_key "$init" "$here/build-rootfs.sh" "$(ember_pkg_version busybox-static)" \
+key=$(ember_key "$init" "${tools[@]}" "$here/build-rootfs.sh" "$(ember_pkg_version busybox-static)" \
 	"$(ember_pkg_version e2fsprogs)")
 dest="$cache/rootfs-$key"
 if [ ! -f "$dest/rootfs.ext4" ]; then
@@ -24,6 +27,7 @@ if [ ! -f "$dest/rootfs.ext4" ]; then
 	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,root,etc,fn,mnt}
 	cp "$busybox" "$stage/bin/busybox"
 	cp "$init" "$stage/sbin/init"
+	for t in "${tools[@]}"; do cp "$t" "$stage/bin/"; done
 	for a in $("$busybox" --list); do
 		[ -e "$stage/bin/$a" ] || ln -s busybox "$stage/bin/$a"
 	done

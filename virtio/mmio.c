@@ -7,6 +7,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,6 +27,28 @@
 #define TRANSPORT_FEATURES                                                      \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
+
+/* What the guest's driver got wrong: logged, but never more than
+ * GUEST_WARN_LIMIT times per device, so a hostile guest cannot flood the log. */
+#define GUEST_WARN_LIMIT 20
+
+static void guest_warn(struct virtio_mmio *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void guest_warn(struct virtio_mmio *t, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+
+	if (t->warnings >= GUEST_WARN_LIMIT)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	t->warnings++;
+	log_warn("%s: %s%s", t->ops->name, msg,
+		 t->warnings == GUEST_WARN_LIMIT ? " (further driver errors not logged)" : "");
+}
 
 int virtio_mmio_init(struct virtio_mmio *t, const struct virtio_dev_ops *ops, void *dev,
 		     const struct guest_mem *mem, uint64_t base, uint32_t irq,
@@ -84,7 +108,7 @@ void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why)
 {
 	if (t->status & S_NEEDS_RESET)
 		return;
-	log_warn("%s: device needs reset: %s", t->ops->name, why);
+	guest_warn(t, "device needs reset: %s", why);
 	t->status |= S_NEEDS_RESET;
 	t->config_generation++;
 	if (t->status & S_DRIVER_OK)
@@ -126,8 +150,7 @@ static struct virtq *config_queue(struct virtio_mmio *t, const char *reg)
 	}
 	q = &t->queues[t->queue_sel];
 	if (!(t->status & S_FEATURES_OK) || (t->status & S_DRIVER_OK) || q->ready) {
-		log_warn("%s: %s written for queue %u at the wrong time", t->ops->name, reg,
-			 t->queue_sel);
+		guest_warn(t, "%s written for queue %u at the wrong time", reg, t->queue_sel);
 		virtio_mmio_needs_reset(t, "the driver changed a live queue");
 		return NULL;
 	}
@@ -186,14 +209,13 @@ static bool features_acceptable(struct virtio_mmio *t)
 	uint64_t extra = t->driver_features & ~virtio_mmio_offered(t);
 
 	if (extra) {
-		log_warn("%s: the driver accepted features 0x%" PRIx64 " that were not offered",
-			 t->ops->name, extra);
+		guest_warn(t, "the driver accepted features 0x%" PRIx64 " that were not offered",
+			   extra);
 		return false;
 	}
 	if (!(t->driver_features & (1ULL << VIRTIO_F_VERSION_1))) {
-		log_warn("%s: the driver did not accept VIRTIO_F_VERSION_1 (legacy drivers are "
-			 "not supported)",
-			 t->ops->name);
+		guest_warn(t, "the driver did not accept VIRTIO_F_VERSION_1 (legacy drivers are "
+			      "not supported)");
 		return false;
 	}
 	return true;
@@ -261,8 +283,8 @@ static void write_driver_features(struct virtio_mmio *t, uint32_t val)
 	if (t->driver_features_sel < 2)
 		set_half(&t->driver_features, t->driver_features_sel == 1, val);
 	else if (val)
-		log_warn("%s: the driver accepted features in word %u, which offers none",
-			 t->ops->name, t->driver_features_sel);
+		guest_warn(t, "the driver accepted features in word %u, which offers none",
+			   t->driver_features_sel);
 }
 
 static void write_notify(struct virtio_mmio *t, uint32_t val)
@@ -270,7 +292,7 @@ static void write_notify(struct virtio_mmio *t, uint32_t val)
 	uint64_t one = 1;
 
 	if (val >= t->ops->num_queues) {
-		log_warn("%s: notify for queue %u, which does not exist", t->ops->name, val);
+		guest_warn(t, "notify for queue %u, which does not exist", val);
 		return;
 	}
 	/* Normally an ioeventfd takes this write; pass it to the VMM thread the same way. */
@@ -298,8 +320,8 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t val)
 	case VIRTIO_MMIO_QUEUE_USED_LOW:
 	case VIRTIO_MMIO_QUEUE_USED_HIGH: write_queue_reg(t, off, val); break;
 	default:
-		log_warn("%s: write of 0x%x to read-only or unknown register 0x%03" PRIx64,
-			 t->ops->name, val, off);
+		guest_warn(t, "write of 0x%x to read-only or unknown register 0x%03" PRIx64, val,
+			   off);
 	}
 }
 
@@ -362,8 +384,8 @@ static void config_access(struct virtio_mmio *t, uint64_t off, uint8_t *rd, cons
 	uint64_t coff = off - VIRTIO_MMIO_CONFIG;
 
 	if (coff + len > t->ops->config_len) {
-		log_warn("%s: config access at 0x%" PRIx64 "+%u is beyond its %u bytes",
-			 t->ops->name, coff, len, t->ops->config_len);
+		guest_warn(t, "config access at 0x%" PRIx64 "+%u is beyond its %u bytes", coff, len,
+			   t->ops->config_len);
 		if (rd)
 			memset(rd, 0, len);
 		return;
@@ -373,7 +395,7 @@ static void config_access(struct virtio_mmio *t, uint64_t off, uint8_t *rd, cons
 	else if (t->ops->config_write)
 		t->ops->config_write(t->dev, (uint32_t)coff, wr, len);
 	else
-		log_warn("%s: the driver wrote its read-only config space", t->ops->name);
+		guest_warn(t, "the driver wrote its read-only config space");
 }
 
 static void mmio_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
@@ -387,8 +409,8 @@ static void mmio_read(void *dev, uint64_t off, uint8_t *data, uint32_t len)
 		return;
 	}
 	if (len != 4 || off % 4) {
-		log_warn("%s: %u-byte read of register 0x%03" PRIx64 " (registers are 32-bit)",
-			 t->ops->name, len, off);
+		guest_warn(t, "%u-byte read of register 0x%03" PRIx64 " (registers are 32-bit)",
+			   len, off);
 		memset(data, 0xff, len);
 		return;
 	}
@@ -413,9 +435,10 @@ static void mmio_write(void *dev, uint64_t off, const uint8_t *data, uint32_t le
 		return;
 	}
 	if (len != 4 || off % 4) {
-		log_warn("%s: %u-byte write of register 0x%03" PRIx64 " ignored (registers are "
-			 "32-bit)",
-			 t->ops->name, len, off);
+		guest_warn(t,
+			   "%u-byte write of register 0x%03" PRIx64 " ignored (registers are "
+			   "32-bit)",
+			   len, off);
 		return;
 	}
 	val = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |

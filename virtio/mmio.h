@@ -71,6 +71,7 @@ struct virtio_mmio {
 	uint32_t config_generation;
 	uint32_t interrupt_status; /* atomic: set by the device, acked by the driver */
 	bool active;               /* DRIVER_OK accepted and the device activated */
+	unsigned warnings;         /* driver errors logged so far */
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 };
 

@@ -81,7 +81,9 @@ cfg=$(blk_config bw 'dd if=/dev/vdb of=/dev/null bs=64k count=16 iflag=direct; r
 	"$(drive rootfs "$E2E_TMP/root3.ext4" true false)" \
 	"$(drive slow "$E2E_TMP/slow.img" false true "$limit")")
 run_ember bw "$cfg"
-rate=$(awk '/^elapsed/ { if ($3 > $2) printf "%.3f", 8 / ($3 - $2) }' "$E2E_TMP/bw.out")
+# (console lines end in \r: force numbers, or awk compares strings)
+rate=$(awk '/^elapsed/ { t0 = $2 + 0; t1 = $3 + 0; if (t1 > t0) printf "%.3f", 8 / (t1 - t0) }' \
+	"$E2E_TMP/bw.out")
 [ -n "$rate" ] && echo "    rate-limited read: $rate MiB/s (limit 2 MiB/s)"
 expect bw "a 2 MiB/s bandwidth limit holds the guest's reads within 15%" \
 	bash -c "[ -n '$rate' ] && awk 'BEGIN { exit !($rate >= 1.7 && $rate <= 2.3) }'"

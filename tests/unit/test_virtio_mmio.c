@@ -456,3 +456,11 @@ Test(virtio_mmio, restore_rejects_rings_outside_memory)
 	cr_assert(strstr(err.msg, "queue 1"), "%s", err.msg);
 	state_writer_free(&w);
 }
+
+Test(virtio_mmio, a_flood_of_driver_errors_is_logged_a_few_times)
+{
+	for (int i = 0; i < 1000; i++)
+		wr(VIRTIO_MMIO_MAGIC_VALUE, (uint32_t)i);
+	cr_assert_eq(t.warnings, 20);
+	cr_assert_eq(rd(VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
+}
