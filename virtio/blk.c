@@ -251,6 +251,25 @@ static void complete(struct virtio_blk *b, uint8_t status, bool has_status)
 		virtio_mmio_needs_reset(&b->transport, err.msg);
 }
 
+/*
+ * A chain that could not be walked: report IOERR in the last byte of the
+ * last device-writable buffer seen before the error, where the driver's
+ * status byte would be, so the request does not look done; without one,
+ * return the chain with nothing written.
+ */
+static void fail_chain(struct virtio_blk *b)
+{
+	const struct virtq_chain *c = &b->chain;
+	const struct virtq_buf *last = c->nbufs ? &c->bufs[c->nbufs - 1] : NULL;
+
+	memset(&b->req, 0, offsetof(struct blk_request, segs));
+	b->req.type = VIRTIO_BLK_T_FLUSH; /* no data in the used length */
+	b->req.has_status = last && last->writable;
+	if (b->req.has_status)
+		b->req.status_gpa = last->gpa + last->len - 1;
+	complete(b, VIRTIO_BLK_S_IOERR, b->req.has_status);
+}
+
 /* 1: request done, 0: the rate limiter stopped the queue. */
 static int serve(struct virtio_blk *b)
 {
@@ -296,8 +315,7 @@ static void process(struct virtio_blk *b)
 		}
 		if (ret == -EINVAL) {
 			guest_warn(b, "bad descriptor chain", err.msg);
-			b->req.has_status = false;
-			complete(b, VIRTIO_BLK_S_IOERR, false);
+			fail_chain(b);
 			done = true;
 			continue;
 		}

@@ -275,14 +275,31 @@ Test(blk_dev, request_without_status_byte_is_returned_empty)
 Test(blk_dev, a_looping_chain_ends_that_request_only)
 {
 	desc(0, HDR, 16, VRING_DESC_F_NEXT, 1);
-	desc(1, DATA, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0);
+	desc(1, STATUS + 8, 1, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0);
+	ram[STATUS + 8] = 0xee;
 	publish(0);
 	request(1, VIRTIO_BLK_T_IN, 0, DATA, 512);
 	kick();
 	cr_assert_eq(used_idx(), 2);
-	cr_assert_eq(used(0).len, 0);
+	cr_assert_eq(used(0).len, 1);
+	cr_assert_eq(ram[STATUS + 8], VIRTIO_BLK_S_IOERR, "the looping request fails visibly");
 	cr_assert_eq(ram[STATUS + 1], VIRTIO_BLK_S_OK);
 	cr_assert_not(rd32(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+Test(blk_dev, a_zero_length_buffer_fails_the_request)
+{
+	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN };
+
+	memcpy(ram + HDR, &h, sizeof(h));
+	ram[STATUS] = 0xee;
+	desc(0, HDR, sizeof(h), VRING_DESC_F_NEXT, 1);
+	desc(1, STATUS, 1, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	desc(2, DATA, 0, VRING_DESC_F_WRITE, 0);
+	publish(0);
+	kick();
+	cr_assert_eq(used_idx(), 1);
+	cr_assert_eq(ram[STATUS], VIRTIO_BLK_S_IOERR);
 }
 
 Test(blk_dev, data_outside_guest_memory_fails_the_request)
