@@ -60,6 +60,17 @@ struct config_drive {
 	struct config_rate_limiter rate_limiter;
 };
 
+#define CONFIG_MAX_NETS 8
+
+struct config_net {
+	char *iface_id;
+	char *host_dev_name; /* an existing TAP device */
+	bool has_mac;
+	uint8_t mac[6];
+	struct config_rate_limiter rx_rate_limiter;
+	struct config_rate_limiter tx_rate_limiter;
+};
+
 struct vm_config {
 	bool has_boot;
 	struct config_boot boot;
@@ -69,6 +80,8 @@ struct vm_config {
 	/* In Firecracker's attach order: the root drive first, then as listed. */
 	struct config_drive drives[CONFIG_MAX_DRIVES];
 	unsigned nr_drives;
+	struct config_net nets[CONFIG_MAX_NETS];
+	unsigned nr_nets;
 };
 
 void config_init(struct vm_config *cfg);

@@ -144,6 +144,12 @@ bool ratelimit_consume(struct ratelimit *rl, uint64_t bytes, uint64_t now_ns)
 	return true;
 }
 
+void ratelimit_refund(struct ratelimit *rl, uint64_t bytes)
+{
+	tb_refund(&rl->bw, bytes);
+	tb_refund(&rl->ops, 1);
+}
+
 void ratelimit_timer_fired(struct ratelimit *rl)
 {
 	uint64_t n;

@@ -52,6 +52,8 @@ void ratelimit_free(struct ratelimit *rl);
  * ratelimit_timer_fired() is called from the event loop.
  */
 bool ratelimit_consume(struct ratelimit *rl, uint64_t bytes, uint64_t now_ns);
+/* Give back what a consume took for a request that could not be done. */
+void ratelimit_refund(struct ratelimit *rl, uint64_t bytes);
 void ratelimit_timer_fired(struct ratelimit *rl);
 uint64_t ratelimit_now_ns(void);
 

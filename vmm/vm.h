@@ -10,6 +10,7 @@
 #include "boot.h"
 #include "boottimer.h"
 #include "blk.h"
+#include "net.h"
 #include "bus.h"
 #include "cmdline.h"
 #include "config.h"
@@ -79,6 +80,8 @@ struct vm {
 	unsigned nr_virtio;
 	struct virtio_blk *blks[CONFIG_MAX_DRIVES];
 	unsigned nr_blks;
+	struct virtio_net *nets[CONFIG_MAX_NETS];
+	unsigned nr_nets;
 	int serial_irq_fd;
 	int i8042_irq_fd;
 

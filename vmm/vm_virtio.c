@@ -78,6 +78,11 @@ static int attach(struct vm *vm, struct virtio_mmio *t, const char *name, struct
 	return 0;
 }
 
+static void bucket(struct token_bucket *tb, const struct config_bucket *b, uint64_t now)
+{
+	tb_init(tb, b->size, b->one_time_burst, b->refill_time_ms, now);
+}
+
 static void blk_params(const struct config_drive *d, struct virtio_blk_params *p)
 {
 	const struct config_rate_limiter *rl = &d->rate_limiter;
@@ -88,9 +93,8 @@ static void blk_params(const struct config_drive *d, struct virtio_blk_params *p
 	p->path = d->path_on_host;
 	p->read_only = d->is_read_only;
 	p->writeback = d->writeback;
-	tb_init(&p->bandwidth, rl->bandwidth.size, rl->bandwidth.one_time_burst,
-		rl->bandwidth.refill_time_ms, now);
-	tb_init(&p->ops, rl->ops.size, rl->ops.one_time_burst, rl->ops.refill_time_ms, now);
+	bucket(&p->bandwidth, &rl->bandwidth, now);
+	bucket(&p->ops, &rl->ops, now);
 }
 
 static int add_drive(struct vm *vm, const struct config_drive *d, struct ember_err *err)
@@ -120,12 +124,89 @@ static int add_drive(struct vm *vm, const struct config_drive *d, struct ember_e
 	return ret;
 }
 
+static void on_tap(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_net_tap_readable(ctx);
+}
+
+static void on_net_rx_timer(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_net_rx_timer(ctx);
+}
+
+static void on_net_tx_timer(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_net_tx_timer(ctx);
+}
+
+static void net_params(const struct config_net *c, struct virtio_net_params *p)
+{
+	uint64_t now = ratelimit_now_ns();
+
+	memset(p, 0, sizeof(*p));
+	p->iface_id = c->iface_id;
+	p->tap_name = c->host_dev_name;
+	p->has_mac = c->has_mac;
+	memcpy(p->mac, c->mac, sizeof(p->mac));
+	bucket(&p->rx_bandwidth, &c->rx_rate_limiter.bandwidth, now);
+	bucket(&p->rx_ops, &c->rx_rate_limiter.ops, now);
+	bucket(&p->tx_bandwidth, &c->tx_rate_limiter.bandwidth, now);
+	bucket(&p->tx_ops, &c->tx_rate_limiter.ops, now);
+}
+
+static int watch_net(struct vm *vm, struct virtio_net *n, struct ember_err *err)
+{
+	/* Edge-triggered: the device reads until EAGAIN or until the guest has no
+	 * buffers, and resumes on the guest's next rx kick. */
+	int ret = evloop_add(&vm->loop, n->tap_fd, EPOLLIN | EPOLLET, on_tap, n, err);
+
+	if (!ret && n->rx_rl.timer_fd >= 0)
+		ret = evloop_add(&vm->loop, n->rx_rl.timer_fd, EPOLLIN, on_net_rx_timer, n, err);
+	if (!ret && n->tx_rl.timer_fd >= 0)
+		ret = evloop_add(&vm->loop, n->tx_rl.timer_fd, EPOLLIN, on_net_tx_timer, n, err);
+	return ret;
+}
+
+static int add_net(struct vm *vm, const struct config_net *c, struct ember_err *err)
+{
+	struct virtio_net_params p;
+	struct virtio_net *n;
+	uint64_t base = 0;
+	uint32_t irq = 0;
+	int ret;
+
+	ret = next_slot(vm, &base, &irq, err);
+	if (ret)
+		return ret;
+	n = malloc(sizeof(*n));
+	if (!n)
+		return err_set(err, ENOMEM, "out of memory");
+	net_params(c, &p);
+	ret = virtio_net_open(n, &p, &vm->mem, base, irq, err);
+	if (ret) {
+		free(n);
+		return ret;
+	}
+	vm->nets[vm->nr_nets++] = n;
+	ret = attach(vm, &n->transport, n->iface_id, err);
+	return ret ? ret : watch_net(vm, n, err);
+}
+
+/* Firecracker's attach order: block devices, then network interfaces. */
 int vm_virtio_create(struct vm *vm, struct ember_err *err)
 {
 	int ret = 0;
 
 	for (unsigned i = 0; !ret && i < vm->cfg->nr_drives; i++)
 		ret = add_drive(vm, &vm->cfg->drives[i], err);
+	for (unsigned i = 0; !ret && i < vm->cfg->nr_nets; i++)
+		ret = add_net(vm, &vm->cfg->nets[i], err);
 	return ret;
 }
 
@@ -158,5 +239,10 @@ void vm_virtio_destroy(struct vm *vm)
 		free(vm->blks[i]);
 	}
 	vm->nr_blks = 0;
+	for (unsigned i = 0; i < vm->nr_nets; i++) {
+		virtio_net_close(vm->nets[i]);
+		free(vm->nets[i]);
+	}
+	vm->nr_nets = 0;
 	vm->nr_virtio = 0;
 }

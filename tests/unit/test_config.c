@@ -130,8 +130,59 @@ BAD(bad_huge_pages,
     "{" KERNEL
     ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"1G\"}}",
     "`huge_pages`")
-BAD(unsupported_network, "{" KERNEL ", \"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
-    "network-interfaces: not supported")
+BAD(unsupported_vsock, "{" KERNEL ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}",
+    "vsock: not supported")
+
+#define NET(id, tap, mac) \
+	"{\"iface_id\": \"" id "\", \"host_dev_name\": \"" tap "\", \"guest_mac\": \"" mac "\"}"
+BAD(net_without_tap, "{" KERNEL ", \"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
+    "network interface eth0: missing field `host_dev_name`")
+BAD(net_bad_mac,
+    "{" KERNEL ", \"network-interfaces\": [" NET("eth0", "tap0", "06:00:ac:10:00") "]}",
+    "`guest_mac` must look like")
+BAD(net_mac_with_junk,
+    "{" KERNEL ", \"network-interfaces\": [" NET("eth0", "tap0", "06:00:ac:10:00:0g") "]}",
+    "`guest_mac` must look like")
+BAD(net_multicast_mac,
+    "{" KERNEL ", \"network-interfaces\": [" NET("eth0", "tap0", "01:00:ac:10:00:02") "]}",
+    "multicast")
+BAD(net_long_tap_name,
+    "{" KERNEL
+    ", \"network-interfaces\": [" NET("eth0", "tap0123456789abcd", "06:00:ac:10:00:02") "]}",
+    "`host_dev_name` must be 1 to 15 characters")
+BAD(net_duplicate_id,
+    "{" KERNEL ", \"network-interfaces\": [" NET("eth0", "tap0", "06:00:ac:10:00:02") "," NET(
+	"eth0", "tap1", "06:00:ac:10:00:03") "]}",
+    "`eth0` is listed twice")
+BAD(net_shared_tap,
+    "{" KERNEL ", \"network-interfaces\": [" NET("eth0", "tap0", "06:00:ac:10:00:02") "," NET(
+	"eth1", "tap0", "06:00:ac:10:00:03") "]}",
+    "use the same TAP tap0")
+
+Test(config, network_interfaces)
+{
+	struct ember_err err = { 0 };
+	struct vm_config cfg;
+
+	cr_assert_eq(
+	    parse("{" KERNEL ", \"network-interfaces\": [" NET(
+		      "eth0", "tap0",
+		      "06:00:AC:10:00:02") ","
+					   "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+					   "\"tx_rate_limiter\": {\"ops\": {\"size\": 100, "
+					   "\"refill_time\": 1000}}}]}",
+		  &cfg, &err),
+	    0, "%s", err.msg);
+	cr_assert_eq(cfg.nr_nets, 2);
+	cr_assert_str_eq(cfg.nets[0].iface_id, "eth0");
+	cr_assert_str_eq(cfg.nets[0].host_dev_name, "tap0");
+	cr_assert(cfg.nets[0].has_mac);
+	cr_assert_arr_eq(cfg.nets[0].mac, "\x06\x00\xac\x10\x00\x02", 6);
+	cr_assert_not(cfg.nets[1].has_mac);
+	cr_assert_eq(cfg.nets[1].tx_rate_limiter.ops.size, 100);
+	cr_assert_eq(cfg.nets[1].rx_rate_limiter.bandwidth.size, 0);
+	config_free(&cfg);
+}
 
 #define DRIVE(id, root) \
 	"{\"drive_id\": \"" id "\", \"path_on_host\": \"/d\", \"is_root_device\": " root "}"

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-net on a TAP (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR): the vnet header
+ * passes between guest and TAP unchanged, so checksum and segmentation
+ * offloads cost nothing here. TX is written straight from guest memory;
+ * RX is read into one staging frame, then copied into as many guest buffers
+ * as it needs (mergeable rx buffers). Everything runs on the VMM thread.
+ */
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_ids.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define RXQ         0
+#define TXQ         1
+#define NET_QUEUE   256
+#define WARN_LIMIT  10
+#define NET_CFG_LEN 6 /* mac; nothing else offered */
+#define F(bit)      (1ULL << VIRTIO_NET_F_##bit)
+#define NET_FEATURES                                                                             \
+	(F(CSUM) | F(GUEST_CSUM) | F(GUEST_TSO4) | F(GUEST_TSO6) | F(HOST_TSO4) | F(HOST_TSO6) | \
+	 F(MRG_RXBUF))
+
+static void guest_warn(struct virtio_net *n, const char *what, const char *msg)
+{
+	if (++n->stats.invalid <= WARN_LIMIT)
+		log_warn("net %s: %s: %s%s", n->iface_id, what, msg,
+			 n->stats.invalid == WARN_LIMIT ? " (further ones not logged)" : "");
+}
+
+static void push(struct virtio_net *n, unsigned qi, uint16_t head, uint32_t len)
+{
+	struct ember_err err;
+
+	if (virtq_push(&n->transport.queues[qi], head, len, &err) < 0)
+		virtio_mmio_needs_reset(&n->transport, err.msg);
+}
+
+/* Next chain of queue qi: 1 taken, 0 none, -1 the device needs a reset.
+ * Chains with a buffer of the wrong direction are returned unused. */
+static int pop(struct virtio_net *n, unsigned qi, bool writable)
+{
+	struct virtq *q = &n->transport.queues[qi];
+	struct ember_err err;
+	int ret;
+
+	for (;;) {
+		ret = virtq_pop(q, &n->chain, &err);
+		if (ret == 0)
+			return 0;
+		if (ret == -EPROTO) {
+			virtio_mmio_needs_reset(&n->transport, err.msg);
+			return -1;
+		}
+		if (ret == 1 && (writable ? n->chain.readable : n->chain.writable))
+			err_set(&err, EINVAL, "chain %u has %s buffers", n->chain.head,
+				writable ? "device-readable rx" : "device-writable tx");
+		else if (ret == 1)
+			return 1;
+		guest_warn(n, "bad descriptor chain", err.msg);
+		push(n, qi, n->chain.head, 0);
+	}
+}
+
+/* TX: one frame per chain, vnet header first, written to the TAP as is. */
+static int tx_one(struct virtio_net *n)
+{
+	struct iovec iov[VIRTQ_MAX_CHAIN];
+	const struct virtq_chain *c = &n->chain;
+	uint64_t len = c->readable;
+
+	if (len < VIRTIO_NET_HDR_LEN || len > VIRTIO_NET_FRAME_MAX) {
+		guest_warn(n, "tx frame", "shorter than the vnet header or longer than 64 KiB");
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < c->nbufs; i++) {
+		iov[i].iov_base = guest_mem_ptr(n->mem, c->bufs[i].gpa, c->bufs[i].len);
+		iov[i].iov_len = c->bufs[i].len;
+		if (!iov[i].iov_base)
+			return -EFAULT;
+	}
+	if (writev(n->tap_fd, iov, (int)c->nbufs) < 0) {
+		n->stats.tx_dropped++; /* a full TAP queue drops, like a wire */
+		return 0;
+	}
+	n->stats.tx_frames++;
+	n->stats.tx_bytes += len - VIRTIO_NET_HDR_LEN;
+	return 0;
+}
+
+static void tx_process(struct virtio_net *n)
+{
+	bool done = false;
+	int ret;
+
+	while (!n->tx_rl.blocked && (ret = pop(n, TXQ, false)) == 1) {
+		uint64_t bytes = n->chain.readable;
+
+		if (!ratelimit_consume(&n->tx_rl, bytes, ratelimit_now_ns())) {
+			n->stats.tx_throttled++;
+			virtq_unpop(&n->transport.queues[TXQ]);
+			break;
+		}
+		tx_one(n);
+		push(n, TXQ, n->chain.head, 0);
+		done = true;
+	}
+	if (done)
+		virtio_mmio_signal_used(&n->transport, TXQ);
+}
+
+/* Where the vnet header's num_buffers lands in the guest: offsets 10, 11. */
+#define NB_OFF offsetof(struct virtio_net_hdr_v1, num_buffers)
+
+/* Copy rx_frame[*off..] into the chain's buffers; returns the bytes copied. */
+static uint32_t rx_fill(struct virtio_net *n, size_t *off, uint64_t nb_gpa[2])
+{
+	const struct virtq_chain *c = &n->chain;
+	uint32_t copied = 0;
+
+	for (uint32_t i = 0; i < c->nbufs && *off < n->rx_len; i++) {
+		size_t len = c->bufs[i].len < n->rx_len - *off ? c->bufs[i].len : n->rx_len - *off;
+		void *dst = guest_mem_ptr(n->mem, c->bufs[i].gpa, len);
+
+		if (!dst)
+			break;
+		for (size_t k = 0; k < 2; k++)
+			if (NB_OFF + k >= *off && NB_OFF + k < *off + len)
+				nb_gpa[k] = c->bufs[i].gpa + (NB_OFF + k - *off);
+		memcpy(dst, n->rx_frame + *off, len);
+		*off += len;
+		copied += (uint32_t)len;
+	}
+	return copied;
+}
+
+static void put_byte(struct virtio_net *n, uint64_t gpa, uint8_t v)
+{
+	uint8_t *p = gpa == UINT64_MAX ? NULL : guest_mem_ptr(n->mem, gpa, 1);
+
+	if (p)
+		*p = v;
+}
+
+/* Deliver the pending frame: 1 done (or dropped), 0 not enough buffers, -1 reset. */
+static int rx_deliver(struct virtio_net *n)
+{
+	struct virtio_net_hdr_v1 *hdr = (struct virtio_net_hdr_v1 *)n->rx_frame;
+	uint64_t nb_gpa[2] = { UINT64_MAX, UINT64_MAX };
+	unsigned taken = 0;
+	size_t off = 0;
+	int ret;
+
+	hdr->num_buffers = 1;
+	while (off < n->rx_len && taken < VIRTQ_MAX_SIZE && (n->mrg_rxbuf || taken == 0)) {
+		ret = pop(n, RXQ, true);
+		if (ret <= 0) {
+			for (unsigned i = 0; ret == 0 && i < taken; i++)
+				virtq_unpop(&n->transport.queues[RXQ]);
+			return ret;
+		}
+		n->rx_heads[taken] = n->chain.head;
+		n->rx_lens[taken++] = rx_fill(n, &off, nb_gpa);
+	}
+	if (off < n->rx_len) { /* the buffers are too small for it: dropped */
+		n->stats.rx_dropped++;
+		memset(n->rx_lens, 0, taken * sizeof(n->rx_lens[0]));
+	} else {
+		n->stats.rx_frames++;
+		n->stats.rx_bytes += n->rx_len - VIRTIO_NET_HDR_LEN;
+		put_byte(n, nb_gpa[0], (uint8_t)taken);
+		put_byte(n, nb_gpa[1], (uint8_t)(taken >> 8));
+	}
+	for (unsigned i = 0; i < taken; i++)
+		push(n, RXQ, n->rx_heads[i], n->rx_lens[i]);
+	return 1;
+}
+
+/* Read the next frame from the TAP into rx_frame; false when there is none. */
+static bool rx_read(struct virtio_net *n)
+{
+	ssize_t r;
+
+	for (;;) {
+		r = read(n->tap_fd, n->rx_frame, VIRTIO_NET_FRAME_MAX);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			if (errno != EAGAIN && ++n->stats.rx_dropped <= WARN_LIMIT)
+				log_warn("net %s: reading TAP %s: %s", n->iface_id, n->tap_name,
+					 strerror(errno));
+			return false;
+		}
+		if ((size_t)r >= VIRTIO_NET_HDR_LEN)
+			break;
+		n->stats.rx_dropped++;
+	}
+	n->rx_len = (size_t)r;
+	n->rx_pending = true;
+	return true;
+}
+
+static void rx_process(struct virtio_net *n)
+{
+	bool done = false;
+	uint64_t bytes;
+	int ret;
+
+	while (!n->rx_rl.blocked && (n->rx_pending || rx_read(n))) {
+		bytes = n->rx_len - VIRTIO_NET_HDR_LEN;
+		if (!ratelimit_consume(&n->rx_rl, bytes, ratelimit_now_ns())) {
+			n->stats.rx_throttled++;
+			break;
+		}
+		ret = rx_deliver(n);
+		if (ret <= 0) {
+			ratelimit_refund(&n->rx_rl, bytes);
+			break;
+		}
+		n->rx_pending = false;
+		done = true;
+	}
+	if (done)
+		virtio_mmio_signal_used(&n->transport, RXQ);
+}
+
+static void net_notify(void *dev, unsigned q)
+{
+	if (q == TXQ)
+		tx_process(dev);
+	else
+		rx_process(dev); /* new rx buffers: deliver what waits */
+}
+
+static void locked(struct virtio_net *n, void (*fn)(struct virtio_net *))
+{
+	pthread_mutex_lock(&n->transport.lock);
+	if (n->transport.active)
+		fn(n);
+	pthread_mutex_unlock(&n->transport.lock);
+}
+
+void virtio_net_tap_readable(struct virtio_net *n)
+{
+	locked(n, rx_process);
+}
+
+void virtio_net_rx_timer(struct virtio_net *n)
+{
+	ratelimit_timer_fired(&n->rx_rl);
+	locked(n, rx_process);
+}
+
+void virtio_net_tx_timer(struct virtio_net *n)
+{
+	ratelimit_timer_fired(&n->tx_rl);
+	locked(n, tx_process);
+}
+
+static uint64_t net_features(void *dev)
+{
+	struct virtio_net *n = dev;
+
+	return NET_FEATURES | (n->has_mac ? F(MAC) : 0);
+}
+
+static void net_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_net *n = dev;
+
+	memcpy(data, n->mac + off, len);
+}
+
+/* The offloads the guest accepted, as the TAP's: what it may be handed. */
+static unsigned tap_offloads(uint64_t f)
+{
+	unsigned o = 0;
+
+	if (f & F(GUEST_CSUM)) {
+		o |= TUN_F_CSUM;
+		if (f & F(GUEST_TSO4))
+			o |= TUN_F_TSO4;
+		if (f & F(GUEST_TSO6))
+			o |= TUN_F_TSO6;
+	}
+	return o;
+}
+
+static int net_activate(void *dev, uint64_t features, struct ember_err *err)
+{
+	struct virtio_net *n = dev;
+
+	if (ioctl(n->tap_fd, TUNSETOFFLOAD, tap_offloads(features)) < 0)
+		return err_errno(err, "net %s: TUNSETOFFLOAD on %s", n->iface_id, n->tap_name);
+	n->mrg_rxbuf = features & F(MRG_RXBUF);
+	return 0;
+}
+
+static void net_reset(void *dev)
+{
+	struct virtio_net *n = dev;
+
+	n->rx_pending = false; /* the frame in hand is dropped, like on a wire */
+	n->rx_rl.blocked = n->tx_rl.blocked = false;
+}
+
+static void net_save(void *dev, struct state_writer *w)
+{
+	struct virtio_net *n = dev;
+
+	state_put_u8(w, n->has_mac);
+	state_put(w, n->mac, sizeof(n->mac));
+}
+
+static int net_restore(void *dev, struct state_reader *r, struct ember_err *err)
+{
+	struct virtio_net *n = dev;
+	uint8_t mac[6];
+	bool has_mac = state_get_u8(r);
+
+	state_get(r, mac, sizeof(mac));
+	if (r->failed)
+		return err_set(err, EINVAL, "truncated network device state");
+	if (has_mac != n->has_mac || (has_mac && memcmp(mac, n->mac, 6)))
+		return err_set(err, EINVAL, "net %s: guest_mac differs from the snapshot's",
+			       n->iface_id);
+	n->rx_pending = false;
+	return 0;
+}
+
+const struct virtio_dev_ops virtio_net_ops = {
+	.name = "virtio-net",
+	.device_id = VIRTIO_ID_NET,
+	.num_queues = 2,
+	.queue_max = NET_QUEUE,
+	.config_len = NET_CFG_LEN,
+	.features = net_features,
+	.config_read = net_config_read,
+	.activate = net_activate,
+	.reset = net_reset,
+	.notify = net_notify,
+	.save = net_save,
+	.restore = net_restore,
+};
+
+static int open_tap(struct virtio_net *n, struct ember_err *err)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int hdr = (int)VIRTIO_NET_HDR_LEN;
+
+	/* TUNSETIFF would create a missing device when allowed to: refuse first. */
+	if (!if_nametoindex(n->tap_name))
+		return err_set(err, ENODEV,
+			       "net %s: TAP device %s does not exist (create it with `ip tuntap "
+			       "add %s mode tap`)",
+			       n->iface_id, n->tap_name, n->tap_name);
+	n->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (n->tap_fd < 0)
+		return err_errno(err, "net %s: cannot open /dev/net/tun", n->iface_id);
+	memcpy(ifr.ifr_name, n->tap_name, strlen(n->tap_name) + 1);
+	if (ioctl(n->tap_fd, TUNSETIFF, &ifr) < 0)
+		return err_errno(err, "net %s: cannot attach to TAP %s", n->iface_id, n->tap_name);
+	if (ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0)
+		return err_errno(err, "net %s: TUNSETVNETHDRSZ on %s", n->iface_id, n->tap_name);
+	if (ioctl(n->tap_fd, TUNSETOFFLOAD, 0) < 0)
+		return err_errno(err, "net %s: TUNSETOFFLOAD on %s", n->iface_id, n->tap_name);
+	return 0;
+}
+
+static int init_limits(struct virtio_net *n, const struct virtio_net_params *p,
+		       struct ember_err *err)
+{
+	int ret = ratelimit_init(&n->rx_rl, &p->rx_bandwidth, &p->rx_ops, err);
+
+	if (!ret)
+		ret = ratelimit_init(&n->tx_rl, &p->tx_bandwidth, &p->tx_ops, err);
+	return ret;
+}
+
+int virtio_net_open(struct virtio_net *n, const struct virtio_net_params *p,
+		    const struct guest_mem *mem, uint64_t base, uint32_t irq, struct ember_err *err)
+{
+	int ret;
+
+	memset(n, 0, offsetof(struct virtio_net, rx_heads));
+	n->tap_fd = n->rx_rl.timer_fd = n->tx_rl.timer_fd = -1;
+	n->mem = mem;
+	n->has_mac = p->has_mac;
+	memcpy(n->mac, p->mac, sizeof(n->mac));
+	snprintf(n->iface_id, sizeof(n->iface_id), "%s", p->iface_id);
+	snprintf(n->tap_name, sizeof(n->tap_name), "%s", p->tap_name);
+	n->rx_frame = malloc(VIRTIO_NET_FRAME_MAX);
+	ret = n->rx_frame ? 0 : err_set(err, ENOMEM, "out of memory");
+	if (!ret)
+		ret = open_tap(n, err);
+	if (!ret)
+		ret = init_limits(n, p, err);
+	if (!ret)
+		ret = virtio_mmio_init(&n->transport, &virtio_net_ops, n, mem, base, irq, err);
+	if (ret) {
+		ratelimit_free(&n->rx_rl);
+		ratelimit_free(&n->tx_rl);
+		if (n->tap_fd >= 0)
+			close(n->tap_fd);
+		free(n->rx_frame);
+		n->rx_frame = NULL;
+		n->tap_fd = -1;
+	}
+	return ret;
+}
+
+void virtio_net_close(struct virtio_net *n)
+{
+	if (n->tap_fd < 0)
+		return;
+	virtio_mmio_destroy(&n->transport);
+	ratelimit_free(&n->rx_rl);
+	ratelimit_free(&n->tx_rl);
+	close(n->tap_fd);
+	free(n->rx_frame);
+	n->rx_frame = NULL;
+	n->tap_fd = -1;
+}

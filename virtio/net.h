@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* virtio-net (virtio 1.2 §5.1) on a host TAP device with a vnet header. */
+#ifndef EMBER_VIRTIO_NET_H
+#define EMBER_VIRTIO_NET_H
+
+#include <linux/virtio_net.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "guest_mem.h"
+#include "mmio.h"
+#include "queue.h"
+#include "ratelimit.h"
+
+#define VIRTIO_NET_HDR_LEN sizeof(struct virtio_net_hdr_v1)
+/* Largest frame a TAP hands over with TSO: 64 KiB of payload plus headers. */
+#define VIRTIO_NET_FRAME_MAX (VIRTIO_NET_HDR_LEN + 65550)
+
+struct virtio_net_params {
+	const char *iface_id;
+	const char *tap_name;
+	bool has_mac;
+	uint8_t mac[6];
+	struct token_bucket rx_bandwidth, rx_ops;
+	struct token_bucket tx_bandwidth, tx_ops;
+};
+
+struct virtio_net_stats {
+	uint64_t rx_frames, rx_bytes, rx_dropped;
+	uint64_t tx_frames, tx_bytes, tx_dropped;
+	uint64_t invalid; /* chains refused because of what the guest wrote */
+	uint64_t rx_throttled, tx_throttled;
+};
+
+struct virtio_net {
+	struct virtio_mmio transport;
+	const struct guest_mem *mem;
+	char iface_id[65];
+	char tap_name[16];
+	int tap_fd;
+	bool has_mac;
+	uint8_t mac[6];
+	bool mrg_rxbuf; /* negotiated VIRTIO_NET_F_MRG_RXBUF */
+	struct ratelimit rx_rl, tx_rl;
+	struct virtio_net_stats stats;
+	/* A frame read from the TAP that waits for guest buffers. */
+	bool rx_pending;
+	size_t rx_len;
+	uint8_t *rx_frame;
+	/* rx chains taken for the frame in hand */
+	uint16_t rx_heads[VIRTQ_MAX_SIZE];
+	uint32_t rx_lens[VIRTQ_MAX_SIZE];
+	struct virtq_chain chain;
+};
+
+extern const struct virtio_dev_ops virtio_net_ops;
+
+/* Attach to the existing TAP `tap_name` and set up the device. */
+int virtio_net_open(struct virtio_net *n, const struct virtio_net_params *p,
+		    const struct guest_mem *mem, uint64_t base, uint32_t irq,
+		    struct ember_err *err);
+void virtio_net_close(struct virtio_net *n);
+/* The TAP is readable (VMM thread; the TAP is polled edge-triggered). */
+void virtio_net_tap_readable(struct virtio_net *n);
+/* A rate limiter's timer fired (VMM thread). */
+void virtio_net_rx_timer(struct virtio_net *n);
+void virtio_net_tx_timer(struct virtio_net *n);
+
+#endif
