@@ -54,9 +54,6 @@ int virtio_mmio_init(struct virtio_mmio *t, const struct virtio_dev_ops *ops, vo
 		     const struct guest_mem *mem, uint64_t base, uint32_t irq,
 		     struct ember_err *err)
 {
-	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MMIO_MAX_QUEUES)
-		return err_set(err, EINVAL, "%s: %u queues is not supported", ops->name,
-			       ops->num_queues);
 	memset(t, 0, sizeof(*t));
 	t->ops = ops;
 	t->dev = dev;
@@ -71,6 +68,9 @@ int virtio_mmio_init(struct virtio_mmio *t, const struct virtio_dev_ops *ops, vo
 		t->queues[i].size = ops->queue_max;
 	}
 	pthread_mutex_init(&t->lock, NULL);
+	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MMIO_MAX_QUEUES)
+		return err_set(err, EINVAL, "%s: %u queues is not supported", ops->name,
+			       ops->num_queues);
 	return 0;
 }
 

@@ -301,9 +301,11 @@ static unsigned tap_offloads(uint64_t f)
 static int net_activate(void *dev, uint64_t features, struct ember_err *err)
 {
 	struct virtio_net *n = dev;
+	unsigned offloads = tap_offloads(features);
 
-	if (ioctl(n->tap_fd, TUNSETOFFLOAD, tap_offloads(features)) < 0)
+	if (offloads != n->offloads && ioctl(n->tap_fd, TUNSETOFFLOAD, offloads) < 0)
 		return err_errno(err, "net %s: TUNSETOFFLOAD on %s", n->iface_id, n->tap_name);
+	n->offloads = offloads;
 	n->mrg_rxbuf = features & F(MRG_RXBUF);
 	return 0;
 }
@@ -389,8 +391,8 @@ static int init_limits(struct virtio_net *n, const struct virtio_net_params *p,
 	return ret;
 }
 
-int virtio_net_open(struct virtio_net *n, const struct virtio_net_params *p,
-		    const struct guest_mem *mem, uint64_t base, uint32_t irq, struct ember_err *err)
+static int setup(struct virtio_net *n, const struct virtio_net_params *p,
+		 const struct guest_mem *mem, uint64_t base, uint32_t irq, struct ember_err *err)
 {
 	int ret;
 
@@ -401,34 +403,57 @@ int virtio_net_open(struct virtio_net *n, const struct virtio_net_params *p,
 	memcpy(n->mac, p->mac, sizeof(n->mac));
 	snprintf(n->iface_id, sizeof(n->iface_id), "%s", p->iface_id);
 	snprintf(n->tap_name, sizeof(n->tap_name), "%s", p->tap_name);
+	ret = virtio_mmio_init(&n->transport, &virtio_net_ops, n, mem, base, irq, err);
 	n->rx_frame = malloc(VIRTIO_NET_FRAME_MAX);
-	ret = n->rx_frame ? 0 : err_set(err, ENOMEM, "out of memory");
-	if (!ret)
-		ret = open_tap(n, err);
-	if (!ret)
-		ret = init_limits(n, p, err);
-	if (!ret)
-		ret = virtio_mmio_init(&n->transport, &virtio_net_ops, n, mem, base, irq, err);
-	if (ret) {
-		ratelimit_free(&n->rx_rl);
-		ratelimit_free(&n->tx_rl);
-		if (n->tap_fd >= 0)
-			close(n->tap_fd);
-		free(n->rx_frame);
-		n->rx_frame = NULL;
-		n->tap_fd = -1;
+	if (!n->rx_frame) {
+		virtio_mmio_destroy(&n->transport);
+		return err_set(err, ENOMEM, "out of memory");
 	}
 	return ret;
 }
 
+static int finish(struct virtio_net *n, const struct virtio_net_params *p, int ret,
+		  struct ember_err *err)
+{
+	if (!ret)
+		ret = init_limits(n, p, err);
+	if (ret)
+		virtio_net_close(n);
+	return ret;
+}
+
+int virtio_net_open(struct virtio_net *n, const struct virtio_net_params *p,
+		    const struct guest_mem *mem, uint64_t base, uint32_t irq, struct ember_err *err)
+{
+	int ret = setup(n, p, mem, base, irq, err);
+
+	if (!ret)
+		ret = open_tap(n, err);
+	return finish(n, p, ret, err);
+}
+
+int virtio_net_open_fd(struct virtio_net *n, const struct virtio_net_params *p, int tap_fd,
+		       const struct guest_mem *mem, uint64_t base, uint32_t irq,
+		       struct ember_err *err)
+{
+	int ret = setup(n, p, mem, base, irq, err);
+
+	if (!ret)
+		n->tap_fd = tap_fd;
+	else
+		close(tap_fd);
+	return finish(n, p, ret, err);
+}
+
 void virtio_net_close(struct virtio_net *n)
 {
-	if (n->tap_fd < 0)
+	if (!n->rx_frame)
 		return;
 	virtio_mmio_destroy(&n->transport);
 	ratelimit_free(&n->rx_rl);
 	ratelimit_free(&n->tx_rl);
-	close(n->tap_fd);
+	if (n->tap_fd >= 0)
+		close(n->tap_fd);
 	free(n->rx_frame);
 	n->rx_frame = NULL;
 	n->tap_fd = -1;

@@ -41,7 +41,8 @@ struct virtio_net {
 	int tap_fd;
 	bool has_mac;
 	uint8_t mac[6];
-	bool mrg_rxbuf; /* negotiated VIRTIO_NET_F_MRG_RXBUF */
+	bool mrg_rxbuf;    /* negotiated VIRTIO_NET_F_MRG_RXBUF */
+	unsigned offloads; /* TUN_F_* set on the TAP */
 	struct ratelimit rx_rl, tx_rl;
 	struct virtio_net_stats stats;
 	/* A frame read from the TAP that waits for guest buffers. */
@@ -60,6 +61,12 @@ extern const struct virtio_dev_ops virtio_net_ops;
 int virtio_net_open(struct virtio_net *n, const struct virtio_net_params *p,
 		    const struct guest_mem *mem, uint64_t base, uint32_t irq,
 		    struct ember_err *err);
+/* The same on a TAP fd already set up with IFF_VNET_HDR and a 12-byte
+ * header and no offloads (passed in by a jailer, or a socket in tests).
+ * The device owns the fd from here, even on failure. */
+int virtio_net_open_fd(struct virtio_net *n, const struct virtio_net_params *p, int tap_fd,
+		       const struct guest_mem *mem, uint64_t base, uint32_t irq,
+		       struct ember_err *err);
 void virtio_net_close(struct virtio_net *n);
 /* The TAP is readable (VMM thread; the TAP is polled edge-triggered). */
 void virtio_net_tap_readable(struct virtio_net *n);
