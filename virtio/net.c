@@ -52,26 +52,17 @@ static void push(struct virtio_net *n, unsigned qi, uint16_t head, uint32_t len)
  * Chains with a buffer of the wrong direction are returned unused. */
 static int pop(struct virtio_net *n, unsigned qi, bool writable)
 {
-	struct virtq *q = &n->transport.queues[qi];
 	struct ember_err err;
 	int ret;
 
-	for (;;) {
-		ret = virtq_pop(q, &n->chain, &err);
-		if (ret == 0)
-			return 0;
-		if (ret == -EPROTO) {
-			virtio_mmio_needs_reset(&n->transport, err.msg);
-			return -1;
-		}
-		if (ret == 1 && (writable ? n->chain.readable : n->chain.writable))
-			err_set(&err, EINVAL, "chain %u has %s buffers", n->chain.head,
-				writable ? "device-readable rx" : "device-writable tx");
-		else if (ret == 1)
-			return 1;
+	while ((ret = virtq_pop_dir(&n->transport.queues[qi], &n->chain, writable, &err)) ==
+	       -EINVAL) {
 		guest_warn(n, "bad descriptor chain", err.msg);
 		push(n, qi, n->chain.head, 0);
 	}
+	if (ret == -EPROTO)
+		virtio_mmio_needs_reset(&n->transport, err.msg);
+	return ret < 0 ? -1 : ret;
 }
 
 /* TX: one frame per chain, vnet header first, written to the TAP as is. */

@@ -167,6 +167,16 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct ember_err *err)
 	return 1;
 }
 
+int virtq_pop_dir(struct virtq *q, struct virtq_chain *c, bool writable, struct ember_err *err)
+{
+	int ret = virtq_pop(q, c, err);
+
+	if (ret == 1 && (writable ? c->readable : c->writable))
+		return err_set(err, EINVAL, "chain %u has device-%s buffers", c->head,
+			       writable ? "readable" : "writable");
+	return ret;
+}
+
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written, struct ember_err *err)
 {
 	struct vring_used_elem *e;

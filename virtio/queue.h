@@ -55,6 +55,9 @@ void virtq_reset(struct virtq *q);
  * the device must report DEVICE_NEEDS_RESET).
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c, struct ember_err *err);
+/* virtq_pop for queues whose chains go one way: every buffer device-writable
+ * (`writable`) or every one device-readable; otherwise -EINVAL (consumed). */
+int virtq_pop_dir(struct virtq *q, struct virtq_chain *c, bool writable, struct ember_err *err);
 /* Return a chain to the driver with `written` bytes filled in. */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written, struct ember_err *err);
 /* Whether the driver wants an interrupt for what was pushed (§2.7.10). */
