@@ -47,12 +47,15 @@ struct virtio_vsock {
 	uint64_t guest_cid;
 	char uds_path[VSOCK_PATH_MAX];
 	int listen_fd;
+	bool bound;   /* uds_path is our socket: removed on close */
 	int epfd;     /* the listener and every connection */
 	int timer_fd; /* ticks while a connection has a deadline */
 	bool timer_armed;
 	uint32_t next_local_port; /* round robin in [2^30, 2^31) */
 	unsigned nr_conns;
 	struct vsock_conn *hash[VSOCK_HASH];
+	struct vsock_conn *all;  /* every open connection */
+	struct vsock_conn *dead; /* closed, freed at the end of the current event */
 	/* connections with something for the guest, in order */
 	struct vsock_conn *work_head, *work_tail;
 	/* RSTs for packets that match no connection */

@@ -71,6 +71,12 @@ struct config_net {
 	struct config_rate_limiter tx_rate_limiter;
 };
 
+struct config_vsock {
+	bool set;
+	uint64_t guest_cid; /* >= 3 */
+	char *uds_path;
+};
+
 struct vm_config {
 	bool has_boot;
 	struct config_boot boot;
@@ -82,6 +88,7 @@ struct vm_config {
 	unsigned nr_drives;
 	struct config_net nets[CONFIG_MAX_NETS];
 	unsigned nr_nets;
+	struct config_vsock vsock;
 };
 
 void config_init(struct vm_config *cfg);

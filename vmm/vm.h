@@ -11,6 +11,7 @@
 #include "boottimer.h"
 #include "blk.h"
 #include "net.h"
+#include "vsock.h"
 #include "bus.h"
 #include "cmdline.h"
 #include "config.h"
@@ -82,6 +83,7 @@ struct vm {
 	unsigned nr_blks;
 	struct virtio_net *nets[CONFIG_MAX_NETS];
 	unsigned nr_nets;
+	struct virtio_vsock *vsock;
 	int serial_irq_fd;
 	int i8042_irq_fd;
 

@@ -198,7 +198,48 @@ static int add_net(struct vm *vm, const struct config_net *c, struct ember_err *
 	return ret ? ret : watch_net(vm, n, err);
 }
 
-/* Firecracker's attach order: block devices, then network interfaces. */
+static void on_vsock(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_vsock_poll(ctx);
+}
+
+static void on_vsock_timer(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_vsock_timer(ctx);
+}
+
+static int add_vsock(struct vm *vm, const struct config_vsock *c, struct ember_err *err)
+{
+	struct virtio_vsock *v;
+	uint64_t base = 0;
+	uint32_t irq = 0;
+	int ret;
+
+	ret = next_slot(vm, &base, &irq, err);
+	if (ret)
+		return ret;
+	v = malloc(sizeof(*v));
+	if (!v)
+		return err_set(err, ENOMEM, "out of memory");
+	ret = virtio_vsock_open(v, c->guest_cid, c->uds_path, &vm->mem, base, irq, err);
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	vm->vsock = v;
+	ret = attach(vm, &v->transport, "vsock", err);
+	if (!ret)
+		ret = evloop_add(&vm->loop, v->epfd, EPOLLIN, on_vsock, v, err);
+	if (!ret)
+		ret = evloop_add(&vm->loop, v->timer_fd, EPOLLIN, on_vsock_timer, v, err);
+	return ret;
+}
+
+/* Firecracker's attach order: block devices, network interfaces, vsock. */
 int vm_virtio_create(struct vm *vm, struct ember_err *err)
 {
 	int ret = 0;
@@ -207,6 +248,8 @@ int vm_virtio_create(struct vm *vm, struct ember_err *err)
 		ret = add_drive(vm, &vm->cfg->drives[i], err);
 	for (unsigned i = 0; !ret && i < vm->cfg->nr_nets; i++)
 		ret = add_net(vm, &vm->cfg->nets[i], err);
+	if (!ret && vm->cfg->vsock.set)
+		ret = add_vsock(vm, &vm->cfg->vsock, err);
 	return ret;
 }
 
@@ -244,5 +287,10 @@ void vm_virtio_destroy(struct vm *vm)
 		free(vm->nets[i]);
 	}
 	vm->nr_nets = 0;
+	if (vm->vsock) {
+		virtio_vsock_close(vm->vsock);
+		free(vm->vsock);
+		vm->vsock = NULL;
+	}
 	vm->nr_virtio = 0;
 }

@@ -130,8 +130,15 @@ BAD(bad_huge_pages,
     "{" KERNEL
     ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"1G\"}}",
     "`huge_pages`")
-BAD(unsupported_vsock, "{" KERNEL ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}",
-    "vsock: not supported")
+BAD(unsupported_metrics, "{" KERNEL ", \"metrics\": {\"metrics_path\": \"/m\"}}",
+    "metrics: not supported")
+BAD(vsock_reserved_cid, "{" KERNEL ", \"vsock\": {\"guest_cid\": 2, \"uds_path\": \"/v\"}}",
+    "vsock: `guest_cid` is 2, it must be between 3 and")
+BAD(vsock_without_path, "{" KERNEL ", \"vsock\": {\"guest_cid\": 3}}",
+    "vsock: missing field `uds_path`")
+BAD(vsock_unknown_field,
+    "{" KERNEL ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\", \"port\": 1}}",
+    "vsock: unknown field `port`")
 
 #define NET(id, tap, mac) \
 	"{\"iface_id\": \"" id "\", \"host_dev_name\": \"" tap "\", \"guest_mac\": \"" mac "\"}"
@@ -158,6 +165,21 @@ BAD(net_shared_tap,
     "{" KERNEL ", \"network-interfaces\": [" NET("eth0", "tap0", "06:00:ac:10:00:02") "," NET(
 	"eth1", "tap0", "06:00:ac:10:00:03") "]}",
     "use the same TAP tap0")
+
+Test(config, vsock)
+{
+	struct ember_err err = { 0 };
+	struct vm_config cfg;
+
+	cr_assert_eq(parse("{" KERNEL ", \"vsock\": {\"vsock_id\": \"vsock0\", \"guest_cid\": 52, "
+			   "\"uds_path\": \"/tmp/v.sock\"}}",
+			   &cfg, &err),
+		     0, "%s", err.msg);
+	cr_assert(cfg.vsock.set);
+	cr_assert_eq(cfg.vsock.guest_cid, 52);
+	cr_assert_str_eq(cfg.vsock.uds_path, "/tmp/v.sock");
+	config_free(&cfg);
+}
 
 Test(config, network_interfaces)
 {
