@@ -148,7 +148,7 @@ asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
 		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" all
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
