@@ -11,7 +11,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
-CPPFLAGS += -Ivmm -Ivirtio
+CPPFLAGS += -Ivmm -Ivirtio -Iapi
 LDLIBS := -ljansson -lpthread
 SANITIZE :=
 
@@ -20,18 +20,21 @@ DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev fil
 	libcriterion-dev libjansson-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
 	dwarves busybox-static e2fsprogs cpio curl socat qemu-system-x86
 
-LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c)
+LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c) \
+	$(filter-out api/invoke_main.c,$(wildcard api/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 KVM_SRCS := $(wildcard tests/kvm/*.c)
 KVM_OBJS := $(KVM_SRCS:%.c=$(BUILD)/%.o)
-ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(UNIT_OBJS) $(KVM_OBJS)
+ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS)
 
 EMBER := $(BUILD)/ember
+INVOKE := $(BUILD)/ember-invoke
 LIBEMBER := $(BUILD)/libember.a
 INIT := $(BUILD)/rootfs/ember-init
-GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock
+GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock \
+	$(BUILD)/rootfs/ember-agent
 UNIT_BIN := $(BUILD)/tests/unit-tests
 KVM_BIN := $(BUILD)/tests/kvm-tests
 GUEST := $(BUILD)/guest
@@ -39,7 +42,7 @@ GUEST := $(BUILD)/guest
 .PHONY: all deps guest testhost test unit kvm-test fuzz fuzz-smoke run asan format lint clean help
 .DEFAULT_GOAL := all
 
-all: $(EMBER) $(INIT)
+all: $(EMBER) $(INVOKE) $(INIT)
 
 help:
 	@echo "make deps      install the Debian packages ember needs (apt-get)"
@@ -61,6 +64,10 @@ $(LIBEMBER): $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(EMBER): $(BUILD)/vmm/main.o $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
+
+$(INVOKE): $(BUILD)/api/invoke_main.o $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
 
@@ -148,7 +155,7 @@ asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
 		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" all
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

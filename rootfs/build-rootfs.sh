@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Build the guest's initramfs and ext4 root image (busybox + ember-init +
-# guest tools in /bin), cached by input hash, and link them into OUTDIR.
+# guest tools in /bin + functions in /fn), cached by input hash, and link
+# them into OUTDIR.
 #   build-rootfs.sh OUTDIR INIT [TOOL...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +18,7 @@ file -L "$busybox" | grep -q 'statically linked' ||
 	{ echo "build-rootfs: $busybox is not static (install busybox-static)" >&2; exit 1; }
 
 cache=$(ember_cache_dir)
-key=$(ember_key "$init" "${tools[@]}" "$here/build-rootfs.sh" "$(ember_pkg_version busybox-static)" \
+key=$(ember_key "$init" "${tools[@]}" "$here"/fn/* "$here/build-rootfs.sh" "$(ember_pkg_version busybox-static)" \
 	"$(ember_pkg_version e2fsprogs)")
 dest="$cache/rootfs-$key"
 if [ ! -f "$dest/rootfs.ext4" ]; then
@@ -28,6 +29,7 @@ if [ ! -f "$dest/rootfs.ext4" ]; then
 	cp "$busybox" "$stage/bin/busybox"
 	cp "$init" "$stage/sbin/init"
 	for t in "${tools[@]}"; do cp "$t" "$stage/bin/"; done
+	cp "$here"/fn/* "$stage/fn/" # the demo functions the agent runs
 	for a in $("$busybox" --list); do
 		[ -e "$stage/bin/$a" ] || ln -s busybox "$stage/bin/$a"
 	done

@@ -21,6 +21,7 @@
 
 struct init_args {
 	bool boottimer;
+	bool agent;
 	char *cmd;
 };
 
@@ -112,9 +113,35 @@ static void parse_cmdline(struct init_args *args)
 	line[n] = '\0';
 	v = find_param(line, "ember.boottimer");
 	args->boottimer = v && *v == '1';
+	v = find_param(line, "ember.agent");
+	args->agent = v && *v == '1';
 	v = find_param(line, "ember.cmd");
 	if (v)
 		args->cmd = take_value(v);
+}
+
+static pid_t start_agent(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/ember-agent", "ember-agent", (char *)NULL);
+		say("cannot start /bin/ember-agent: %s", strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* As PID 1, reap every orphan until the agent itself ends (after STOP). */
+static void wait_for(pid_t agent)
+{
+	int status;
+	pid_t pid;
+
+	do
+		pid = wait(&status);
+	while (pid != agent && (pid >= 0 || errno == EINTR));
+	say("agent stopped");
 }
 
 /* Firecracker's boot-timer device: a byte 123 written at 0xC0000000. */
@@ -161,6 +188,7 @@ static int run_cmd(const char *cmd)
 int main(void)
 {
 	struct init_args args = { 0 };
+	pid_t agent = -1;
 
 	mount_one("devtmpfs", "/dev", "devtmpfs");
 	open_console();
@@ -174,8 +202,12 @@ int main(void)
 	say("ready");
 	if (args.boottimer)
 		signal_boot_timer();
+	if (args.agent)
+		agent = start_agent();
 	if (args.cmd)
 		say("cmd exited %d", run_cmd(args.cmd));
+	if (agent > 0)
+		wait_for(agent);
 
 	sync();
 	/* With reboot=k the kernel resets through the i8042: ember exits. */

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Client of the guest agent over ember's vsock Unix socket. */
+#include "agent_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_ 256
+
+static int write_all(int fd, const void *p, size_t len, struct ember_err *err)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, (const char *)p + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_errno(err, "agent: send");
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static int read_exact(int fd, void *p, size_t len, struct ember_err *err)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t n = read(fd, (char *)p + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_errno(err, "agent: receive");
+		if (n == 0)
+			return err_set(err, ECONNRESET, "agent: connection closed mid-answer");
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* A line without its newline; the connection is byte-exact so read 1 by 1. */
+static int read_line(int fd, char *line, struct ember_err *err)
+{
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t r = read(fd, line + n, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return err_errno(err, "agent: receive");
+		if (r == 0)
+			return err_set(err, ECONNRESET, "agent: connection closed");
+		if (line[n] == '\n')
+			break;
+		if (++n == LINE_MAX_ - 1)
+			return err_set(err, EPROTO, "agent: answer line too long");
+	}
+	line[n] = '\0';
+	return 0;
+}
+
+static int try_connect(struct agent_conn *c, const char *uds, unsigned port, struct ember_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[LINE_MAX_];
+	int n;
+
+	if (strlen(uds) >= sizeof(sa.sun_path))
+		return err_set(err, ENAMETOOLONG, "agent: socket path %s is too long", uds);
+	memcpy(sa.sun_path, uds, strlen(uds) + 1);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return err_errno(err, "agent: socket");
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return err_errno(err, "agent: cannot connect to %s", uds);
+	n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+	if (write_all(c->fd, line, (size_t)n, err) < 0 || read_line(c->fd, line, err) < 0)
+		return err_prefix(err, "vsock port %u", port);
+	if (sscanf(line, "OK %u", &c->local_port) != 1)
+		return err_set(err, EPROTO, "agent: unexpected handshake answer \"%s\"", line);
+	return 0;
+}
+
+int agent_connect(struct agent_conn *c, const char *uds, unsigned port, unsigned wait_ms,
+		  struct ember_err *err)
+{
+	struct timespec pause = { 0, 100 * 1000000L };
+	unsigned waited = 0;
+	int ret;
+
+	for (;;) {
+		c->fd = -1;
+		ret = try_connect(c, uds, port, err);
+		if (!ret)
+			return 0;
+		agent_close(c);
+		if (waited >= wait_ms)
+			return ret;
+		nanosleep(&pause, NULL);
+		waited += 100;
+	}
+}
+
+static int read_result(struct agent_conn *c, struct agent_result *res, struct ember_err *err)
+{
+	char line[LINE_MAX_];
+	size_t lens[2];
+	int ret;
+
+	ret = read_line(c->fd, line, err);
+	if (ret)
+		return ret;
+	if (!strncmp(line, "ERR ", 4))
+		return err_set(err, EINVAL, "agent: %s", line + 4);
+	if (sscanf(line, "OK %d %zu %zu", &res->status, &lens[0], &lens[1]) != 3 ||
+	    lens[0] > AGENT_DATA_MAX || lens[1] > AGENT_DATA_MAX)
+		return err_set(err, EPROTO, "agent: unexpected answer \"%s\"", line);
+	res->out = malloc(lens[0] + 1);
+	res->err = malloc(lens[1] + 1);
+	if (!res->out || !res->err)
+		return err_set(err, ENOMEM, "out of memory");
+	res->out_len = lens[0];
+	res->err_len = lens[1];
+	ret = read_exact(c->fd, res->out, lens[0], err);
+	if (!ret)
+		ret = read_exact(c->fd, res->err, lens[1], err);
+	res->out[lens[0]] = res->err[lens[1]] = '\0';
+	return ret;
+}
+
+int agent_invoke(struct agent_conn *c, const char *fn, const void *in, size_t in_len,
+		 struct agent_result *res, struct ember_err *err)
+{
+	char line[LINE_MAX_];
+	int n, ret;
+
+	memset(res, 0, sizeof(*res));
+	if (in_len > AGENT_DATA_MAX)
+		return err_set(err, EFBIG, "agent: payload larger than 64 MiB");
+	n = snprintf(line, sizeof(line), "RUN %s %zu\n", fn, in_len);
+	if (n >= (int)sizeof(line) || strpbrk(fn, " \n"))
+		return err_set(err, EINVAL, "agent: bad function name \"%s\"", fn);
+	ret = write_all(c->fd, line, (size_t)n, err);
+	if (!ret)
+		ret = write_all(c->fd, in, in_len, err);
+	if (!ret)
+		ret = read_result(c, res, err);
+	if (ret)
+		agent_result_free(res);
+	return ret;
+}
+
+int agent_stop(struct agent_conn *c, struct ember_err *err)
+{
+	char line[LINE_MAX_];
+	int ret = write_all(c->fd, "STOP\n", 5, err);
+
+	if (!ret)
+		ret = read_line(c->fd, line, err);
+	if (!ret && strcmp(line, "OK"))
+		ret = err_set(err, EPROTO, "agent: unexpected answer to STOP \"%s\"", line);
+	return ret;
+}
+
+void agent_result_free(struct agent_result *res)
+{
+	free(res->out);
+	free(res->err);
+	res->out = res->err = NULL;
+	res->out_len = res->err_len = 0;
+}
+
+void agent_close(struct agent_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
