@@ -33,7 +33,7 @@ EMBER := $(BUILD)/ember
 INVOKE := $(BUILD)/ember-invoke
 LIBEMBER := $(BUILD)/libember.a
 INIT := $(BUILD)/rootfs/ember-init
-GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock \
+GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock $(BUILD)/rootfs/ember-sockbench \
 	$(BUILD)/rootfs/ember-agent
 UNIT_BIN := $(BUILD)/tests/unit-tests
 KVM_BIN := $(BUILD)/tests/kvm-tests
