@@ -30,8 +30,8 @@
 #define TXQ        1
 #define EVQ        2
 #define HDR_LEN    sizeof(struct virtio_vsock_hdr)
-#define PKT_MAX    (64 * 1024) /* largest payload taken from the guest */
-#define CREDIT_LOW 4096        /* tell the guest when its view of our space drops below */
+#define PKT_MAX    (64 * 1024)           /* largest payload taken from the guest */
+#define CREDIT_LOW (VSOCK_BUF_ALLOC / 2) /* tell the guest when its view of our space drops below */
 #define TICK_MS    250
 #define WARN_LIMIT 10
 #define PORT_FIRST (1U << 30)
@@ -61,6 +61,7 @@ struct vsock_conn {
 	/* host to guest */
 	bool readable; /* an EPOLLIN edge not yet read to EAGAIN */
 	bool eof;      /* the host side will send nothing more */
+	bool hup;      /* ... and takes nothing more: its socket is closed */
 	uint32_t tx_cnt, peer_buf_alloc, peer_fwd_cnt;
 	/* guest to host */
 	uint32_t rx_cnt, fwd_cnt, fwd_cnt_sent;
@@ -364,7 +365,8 @@ static uint32_t send_data(struct virtio_vsock *v, struct vsock_conn *c)
 			conn_reset(v, c);
 			return 0;
 		}
-		c->shutdown_flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
+		c->shutdown_flags =
+		    VIRTIO_VSOCK_SHUTDOWN_SEND | (c->hup ? VIRTIO_VSOCK_SHUTDOWN_RCV : 0);
 		c->ctrl |= P_SHUTDOWN;
 		return send_ctrl(v, c);
 	}
@@ -781,6 +783,7 @@ static void conn_event(struct virtio_vsock *v, struct vsock_conn *c, uint32_t ev
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
+		c->hup |= (events & EPOLLHUP) != 0; /* closed, not half-closed */
 		c->readable = true;
 		work_add(v, c);
 	}

@@ -13,70 +13,33 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "fake_driver.h"
 
 #define MEM     0x20000
 #define QSIZE   16
-#define DESC    0x1000
-#define AVAIL   0x2000
-#define USED    0x3000
 #define HDR     0x4000 /* request headers, 16 bytes apart */
 #define STATUS  0x5000 /* status bytes, 1 apart */
 #define DATA    0x8000
 #define SECTORS 128
 
 static uint8_t ram[MEM];
-static struct guest_mem mem;
+static struct fake_drv drv;
 static struct virtio_blk blk;
 static char path[64];
-static uint16_t avail_idx;
-
-static void wr32(uint64_t off, uint32_t v)
-{
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-
-	virtio_mmio_bus_ops.write(&blk.transport, off, b, 4);
-}
 
 static uint32_t rd32(uint64_t off)
 {
-	uint8_t b[4];
-
-	virtio_mmio_bus_ops.read(&blk.transport, off, b, 4);
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-/* The Linux driver's bring-up, accepting every offered feature. */
-static void bring_up(void)
-{
-	uint64_t f = virtio_mmio_offered(&blk.transport);
-
-	wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	wr32(VIRTIO_MMIO_STATUS, 0xb);
-	wr32(VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr32(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-	wr32(VIRTIO_MMIO_QUEUE_DESC_LOW, DESC);
-	wr32(VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL);
-	wr32(VIRTIO_MMIO_QUEUE_USED_LOW, USED);
-	wr32(VIRTIO_MMIO_QUEUE_READY, 1);
-	wr32(VIRTIO_MMIO_STATUS, 0xf);
-	cr_assert_eq(rd32(VIRTIO_MMIO_STATUS), 0xf);
+	return fake_drv_rd32(&drv, off);
 }
 
 static void open_blk(bool read_only, uint64_t ops_size)
 {
-	struct guest_region r = { .gpa = 0, .size = sizeof(ram), .host = ram };
 	struct virtio_blk_params p = { .drive_id = "test", .path = path, .read_only = read_only };
 	struct ember_err err;
 	uint8_t buf[SECTORS * 512];
 	int fd;
 
-	memset(ram, 0, sizeof(ram));
-	avail_idx = 0;
-	guest_mem_init_static(&mem, &r, 1);
+	fake_drv_init(&drv, ram, sizeof(ram), QSIZE);
 	snprintf(path, sizeof(path), "/tmp/ember-blk-test.XXXXXX");
 	fd = mkstemp(path);
 	cr_assert_geq(fd, 0);
@@ -85,8 +48,8 @@ static void open_blk(bool read_only, uint64_t ops_size)
 	cr_assert_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
 	close(fd);
 	tb_init(&p.ops, ops_size, 0, ops_size ? 1000 : 0, ratelimit_now_ns());
-	cr_assert_eq(virtio_blk_open(&blk, &p, &mem, 0xc0001000, 5, &err), 0, "%s", err.msg);
-	bring_up();
+	cr_assert_eq(virtio_blk_open(&blk, &p, &drv.mem, 0xc0001000, 5, &err), 0, "%s", err.msg);
+	fake_drv_bring_up(&drv, &blk.transport, 1, 0);
 }
 
 static void setup(void)
@@ -104,18 +67,12 @@ TestSuite(blk_dev, .init = setup, .fini = teardown);
 
 static void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-	struct vring_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
-
-	memcpy(ram + DESC + i * sizeof(d), &d, sizeof(d));
+	fake_drv_desc(&drv, 0, i, addr, len, flags, next);
 }
 
 static void publish(uint16_t head)
 {
-	uint16_t slot = avail_idx % QSIZE;
-
-	memcpy(ram + AVAIL + 4 + 2 * slot, &head, 2);
-	avail_idx++;
-	memcpy(ram + AVAIL + 2, &avail_idx, 2);
+	fake_drv_publish(&drv, 0, head);
 }
 
 /* A three-descriptor request at descriptors 3n..3n+2: header, data, status. */
@@ -141,18 +98,12 @@ static void kick(void)
 
 static uint16_t used_idx(void)
 {
-	uint16_t v;
-
-	memcpy(&v, ram + USED + 2, 2);
-	return v;
+	return fake_drv_used_idx(&drv, 0);
 }
 
 static struct vring_used_elem used(int i)
 {
-	struct vring_used_elem e;
-
-	memcpy(&e, ram + USED + 4 + 8 * i, sizeof(e));
-	return e;
+	return fake_drv_used(&drv, 0, (uint16_t)i);
 }
 
 static void file_read(void *buf, size_t len, off_t off)
@@ -313,19 +264,19 @@ Test(blk_dev, data_outside_guest_memory_fails_the_request)
 
 Test(blk_dev, a_corrupt_ring_needs_reset)
 {
-	uint16_t bogus = avail_idx + QSIZE + 1;
+	uint16_t bogus = drv.avail_idx[0] + QSIZE + 1;
 
-	memcpy(ram + AVAIL + 2, &bogus, 2);
+	memcpy(ram + FAKE_DRV_AVAIL(0) + 2, &bogus, 2);
 	kick();
 	cr_assert_eq(used_idx(), 0);
 	cr_assert(rd32(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	cr_assert(rd32(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
 	/* after a reset the device works again */
-	wr32(VIRTIO_MMIO_STATUS, 0);
-	memset(ram + AVAIL, 0, 0x100);
-	memset(ram + USED, 0, 0x100);
-	avail_idx = 0;
-	bring_up();
+	fake_drv_wr32(&drv, VIRTIO_MMIO_STATUS, 0);
+	memset(ram + FAKE_DRV_AVAIL(0), 0, 0x100);
+	memset(ram + FAKE_DRV_USED(0), 0, 0x100);
+	drv.avail_idx[0] = 0;
+	fake_drv_bring_up(&drv, &blk.transport, 1, 0);
 	request(0, VIRTIO_BLK_T_IN, 0, DATA, 512);
 	kick();
 	cr_assert_eq(used_idx(), 1);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fake_driver.h"
 #include "net.h"
 
 #define MEM   0x40000
@@ -19,56 +20,20 @@
 #define TXQ   1
 #define HDR   sizeof(struct virtio_net_hdr_v1)
 
-/* Per queue: descriptors, avail and used rings. */
-#define DESC(q)  (0x1000 + (q)*0x1000)
-#define AVAIL(q) (0x3000 + (q)*0x1000)
-#define USED(q)  (0x5000 + (q)*0x1000)
-#define BUF      0x10000
+#define BUF FAKE_DRV_BUF
 
 static uint8_t ram[MEM];
-static struct guest_mem mem;
+static struct fake_drv drv;
 static struct virtio_net net;
 static int peer; /* the "wire" side of the fake TAP */
-static uint16_t avail_idx[2];
-
-static void wr32(uint64_t off, uint32_t v)
-{
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-
-	virtio_mmio_bus_ops.write(&net.transport, off, b, 4);
-}
 
 static uint32_t rd32(uint64_t off)
 {
-	uint8_t b[4];
-
-	virtio_mmio_bus_ops.read(&net.transport, off, b, 4);
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void bring_up(uint64_t features)
-{
-	wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
-	wr32(VIRTIO_MMIO_STATUS, 0xb);
-	for (uint32_t q = 0; q < 2; q++) {
-		wr32(VIRTIO_MMIO_QUEUE_SEL, q);
-		wr32(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-		wr32(VIRTIO_MMIO_QUEUE_DESC_LOW, DESC(q));
-		wr32(VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL(q));
-		wr32(VIRTIO_MMIO_QUEUE_USED_LOW, USED(q));
-		wr32(VIRTIO_MMIO_QUEUE_READY, 1);
-	}
-	wr32(VIRTIO_MMIO_STATUS, 0xf);
-	cr_assert_eq(rd32(VIRTIO_MMIO_STATUS), 0xf);
+	return fake_drv_rd32(&drv, off);
 }
 
 static void open_net(uint64_t features)
 {
-	struct guest_region r = { .gpa = 0, .size = sizeof(ram), .host = ram };
 	struct virtio_net_params p = { .iface_id = "eth0",
 				       .tap_name = "fake0",
 				       .has_mac = true,
@@ -76,14 +41,12 @@ static void open_net(uint64_t features)
 	struct ember_err err;
 	int sv[2];
 
-	memset(ram, 0, sizeof(ram));
-	memset(avail_idx, 0, sizeof(avail_idx));
-	guest_mem_init_static(&mem, &r, 1);
+	fake_drv_init(&drv, ram, sizeof(ram), QSIZE);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
 	peer = sv[1];
-	cr_assert_eq(virtio_net_open_fd(&net, &p, sv[0], &mem, 0xc0002000, 6, &err), 0, "%s",
+	cr_assert_eq(virtio_net_open_fd(&net, &p, sv[0], &drv.mem, 0xc0002000, 6, &err), 0, "%s",
 		     err.msg);
-	bring_up(features);
+	fake_drv_bring_up(&drv, &net.transport, 2, features);
 }
 
 static void setup(void)
@@ -100,38 +63,6 @@ static void teardown(void)
 
 TestSuite(net_dev, .init = setup, .fini = teardown);
 
-static void desc(unsigned q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	struct vring_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
-
-	memcpy(ram + DESC(q) + i * sizeof(d), &d, sizeof(d));
-}
-
-static void publish(unsigned q, uint16_t head)
-{
-	uint16_t slot = avail_idx[q] % QSIZE;
-
-	memcpy(ram + AVAIL(q) + 4 + 2 * slot, &head, 2);
-	avail_idx[q]++;
-	memcpy(ram + AVAIL(q) + 2, &avail_idx[q], 2);
-}
-
-static uint16_t used_idx(unsigned q)
-{
-	uint16_t v;
-
-	memcpy(&v, ram + USED(q) + 2, 2);
-	return v;
-}
-
-static struct vring_used_elem used(unsigned q, int i)
-{
-	struct vring_used_elem e;
-
-	memcpy(&e, ram + USED(q) + 4 + 8 * i, sizeof(e));
-	return e;
-}
-
 static void fill(uint8_t *p, size_t len, uint8_t seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -142,8 +73,9 @@ static void fill(uint8_t *p, size_t len, uint8_t seed)
 static void rx_buffers(int n, uint32_t len)
 {
 	for (int i = 0; i < n; i++) {
-		desc(RXQ, (uint16_t)i, BUF + (uint64_t)i * 0x2000, len, VRING_DESC_F_WRITE, 0);
-		publish(RXQ, (uint16_t)i);
+		fake_drv_desc(&drv, RXQ, (uint16_t)i, BUF + (uint64_t)i * 0x2000, len,
+			      VRING_DESC_F_WRITE, 0);
+		fake_drv_publish(&drv, RXQ, (uint16_t)i);
 	}
 }
 
@@ -162,14 +94,14 @@ Test(net_dev, tx_sends_one_frame_per_chain)
 	fill(frame, sizeof(frame), 1);
 	memcpy(ram + BUF, frame, HDR + 100);
 	memcpy(ram + BUF + 0x1000, frame + HDR + 100, 900);
-	desc(TXQ, 0, BUF, HDR + 100, VRING_DESC_F_NEXT, 1);
-	desc(TXQ, 1, BUF + 0x1000, 900, 0, 0);
-	publish(TXQ, 0);
+	fake_drv_desc(&drv, TXQ, 0, BUF, HDR + 100, VRING_DESC_F_NEXT, 1);
+	fake_drv_desc(&drv, TXQ, 1, BUF + 0x1000, 900, 0, 0);
+	fake_drv_publish(&drv, TXQ, 0);
 	virtio_mmio_kick(&net.transport, TXQ);
 	cr_assert_eq(recv(peer, got, sizeof(got), 0), (ssize_t)sizeof(frame));
 	cr_assert_arr_eq(got, frame, sizeof(frame));
-	cr_assert_eq(used_idx(TXQ), 1);
-	cr_assert_eq(used(TXQ, 0).len, 0);
+	cr_assert_eq(fake_drv_used_idx(&drv, TXQ), 1);
+	cr_assert_eq(fake_drv_used(&drv, TXQ, 0).len, 0);
 	cr_assert_eq(net.stats.tx_frames, 1);
 	cr_assert_eq(net.stats.tx_bytes, 1000);
 }
@@ -178,17 +110,17 @@ Test(net_dev, bad_tx_chains_are_returned_unsent)
 {
 	uint8_t got[2000];
 
-	desc(TXQ, 0, BUF, 64, VRING_DESC_F_WRITE, 0); /* device-writable tx buffer */
-	publish(TXQ, 0);
-	desc(TXQ, 1, BUF, 4, 0, 0); /* shorter than the vnet header */
-	publish(TXQ, 1);
-	desc(TXQ, 2, MEM - 8, 64, 0, 0); /* beyond guest memory */
-	publish(TXQ, 2);
+	fake_drv_desc(&drv, TXQ, 0, BUF, 64, VRING_DESC_F_WRITE, 0); /* device-writable tx buffer */
+	fake_drv_publish(&drv, TXQ, 0);
+	fake_drv_desc(&drv, TXQ, 1, BUF, 4, 0, 0); /* shorter than the vnet header */
+	fake_drv_publish(&drv, TXQ, 1);
+	fake_drv_desc(&drv, TXQ, 2, MEM - 8, 64, 0, 0); /* beyond guest memory */
+	fake_drv_publish(&drv, TXQ, 2);
 	fill(ram + BUF + 0x100, HDR + 60, 7);
-	desc(TXQ, 3, BUF + 0x100, HDR + 60, 0, 0);
-	publish(TXQ, 3);
+	fake_drv_desc(&drv, TXQ, 3, BUF + 0x100, HDR + 60, 0, 0);
+	fake_drv_publish(&drv, TXQ, 3);
 	virtio_mmio_kick(&net.transport, TXQ);
-	cr_assert_eq(used_idx(TXQ), 4);
+	cr_assert_eq(fake_drv_used_idx(&drv, TXQ), 4);
 	cr_assert_eq(recv(peer, got, sizeof(got), 0), (ssize_t)(HDR + 60), "only the good one");
 	cr_assert_arr_eq(got, ram + BUF + 0x100, HDR + 60);
 	cr_assert_eq(recv(peer, got, sizeof(got), 0), -1);
@@ -203,9 +135,9 @@ Test(net_dev, rx_merges_buffers_and_counts_them)
 	rx_buffers(3, 1536);
 	cr_assert_eq(send(peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
 	virtio_net_tap_readable(&net);
-	cr_assert_eq(used_idx(RXQ), 2);
-	cr_assert_eq(used(RXQ, 0).len, 1536);
-	cr_assert_eq(used(RXQ, 1).len, sizeof(frame) - 1536);
+	cr_assert_eq(fake_drv_used_idx(&drv, RXQ), 2);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 0).len, 1536);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 1).len, sizeof(frame) - 1536);
 	memcpy(&h, ram + BUF, sizeof(h));
 	cr_assert_eq(h.num_buffers, 2);
 	cr_assert_arr_eq(ram + BUF + HDR, frame + HDR, 1536 - HDR);
@@ -220,12 +152,12 @@ Test(net_dev, rx_waits_for_buffers)
 	fill(frame, sizeof(frame), 5);
 	cr_assert_eq(send(peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
 	virtio_net_tap_readable(&net);
-	cr_assert_eq(used_idx(RXQ), 0);
+	cr_assert_eq(fake_drv_used_idx(&drv, RXQ), 0);
 	cr_assert(net.rx_pending);
 	rx_buffers(1, 1536);
 	virtio_mmio_kick(&net.transport, RXQ); /* the driver's kick after adding buffers */
-	cr_assert_eq(used_idx(RXQ), 1);
-	cr_assert_eq(used(RXQ, 0).len, sizeof(frame));
+	cr_assert_eq(fake_drv_used_idx(&drv, RXQ), 1);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 0).len, sizeof(frame));
 	cr_assert_arr_eq(ram + BUF + HDR, frame + HDR, 200);
 	cr_assert_not(net.rx_pending);
 }
@@ -242,9 +174,10 @@ Test(net_dev, rx_too_big_for_one_buffer_without_mergeable_is_dropped)
 	cr_assert_eq(send(peer, frame, 300, 0), 300);
 	virtio_net_tap_readable(&net);
 	cr_assert_eq(net.stats.rx_dropped, 1);
-	cr_assert_eq(used_idx(RXQ), 2);
-	cr_assert_eq(used(RXQ, 0).len, 0, "the dropped frame's buffer comes back empty");
-	cr_assert_eq(used(RXQ, 1).len, 300, "the next frame is delivered");
+	cr_assert_eq(fake_drv_used_idx(&drv, RXQ), 2);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 0).len, 0,
+		     "the dropped frame's buffer comes back empty");
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 1).len, 300, "the next frame is delivered");
 }
 
 Test(net_dev, rx_chain_with_readable_buffer_is_skipped)
@@ -252,17 +185,17 @@ Test(net_dev, rx_chain_with_readable_buffer_is_skipped)
 	uint8_t frame[HDR + 100];
 
 	fill(frame, sizeof(frame), 11);
-	desc(RXQ, 0, BUF, 1536, 0, 0); /* device-readable: wrong for rx */
-	publish(RXQ, 0);
-	desc(RXQ, 1, BUF + 0x2000, 1536, VRING_DESC_F_WRITE, 0);
-	publish(RXQ, 1);
+	fake_drv_desc(&drv, RXQ, 0, BUF, 1536, 0, 0); /* device-readable: wrong for rx */
+	fake_drv_publish(&drv, RXQ, 0);
+	fake_drv_desc(&drv, RXQ, 1, BUF + 0x2000, 1536, VRING_DESC_F_WRITE, 0);
+	fake_drv_publish(&drv, RXQ, 1);
 	cr_assert_eq(send(peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
 	virtio_net_tap_readable(&net);
-	cr_assert_eq(used_idx(RXQ), 2);
-	cr_assert_eq(used(RXQ, 0).id, 0);
-	cr_assert_eq(used(RXQ, 0).len, 0);
-	cr_assert_eq(used(RXQ, 1).id, 1);
-	cr_assert_eq(used(RXQ, 1).len, sizeof(frame));
+	cr_assert_eq(fake_drv_used_idx(&drv, RXQ), 2);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 0).id, 0);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 0).len, 0);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 1).id, 1);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 1).len, sizeof(frame));
 	cr_assert_eq(ram[BUF], 0, "nothing written into the readable buffer");
 }
 
@@ -273,6 +206,6 @@ Test(net_dev, runt_frames_from_the_tap_are_dropped)
 	rx_buffers(1, 1536);
 	cr_assert_eq(send(peer, runt, sizeof(runt), 0), 4);
 	virtio_net_tap_readable(&net);
-	cr_assert_eq(used_idx(RXQ), 0);
+	cr_assert_eq(fake_drv_used_idx(&drv, RXQ), 0);
 	cr_assert_eq(net.stats.rx_dropped, 1);
 }
