@@ -117,7 +117,7 @@ testhost:
 unit: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2
 
-kvm-test: $(EMBER) $(KVM_BIN) guest testhost
+kvm-test: $(EMBER) $(INVOKE) $(KVM_BIN) guest testhost
 	$(Q)tests/with-kvm tests/kvm-suite
 
 test: unit fuzz-smoke kvm-test

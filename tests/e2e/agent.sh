@@ -6,6 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 invoke=$(dirname "$EMBER")/ember-invoke
+[ -x "$invoke" ] || { echo "FAIL: $invoke is not built (make all)"; exit 1; }
 uds=$E2E_TMP/agent.sock
 cat >"$E2E_TMP/agent.json" <<JSON
 {
@@ -16,13 +17,14 @@ cat >"$E2E_TMP/agent.json" <<JSON
 }
 JSON
 set +e
-with_deadline 180 "$EMBER" --config-file "$E2E_TMP/agent.json" --no-api \
+with_deadline 150 "$EMBER" --config-file "$E2E_TMP/agent.json" --no-api \
 	>"$E2E_TMP/agent.out" 2>"$E2E_TMP/agent.err" </dev/null &
 vm=$!
 
 # ember-invoke waits for the agent by itself (--wait)
 echo hello-agent | timeout 90 "$invoke" --uds "$uds" --fn echo --wait 60000 >"$E2E_TMP/echo.out" 2>"$E2E_TMP/echo.err"
 echo_rc=$?
+echo "    (first request done after $SECONDS s, echo status $echo_rc)"
 timeout 60 "$invoke" --uds "$uds" --fn fail </dev/null >"$E2E_TMP/fail.out" 2>"$E2E_TMP/fail.err"
 fail_rc=$?
 head -c 1M /dev/urandom >"$E2E_TMP/big"
