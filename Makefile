@@ -12,12 +12,12 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
 CPPFLAGS += -Ivmm -Ivirtio -Iapi
-LDLIBS := -ljansson -lpthread
+LDLIBS := -ljansson -lhttp_parser -lpthread
 SANITIZE :=
 
 # Debian packages the project needs (`make deps`).
 DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
-	libcriterion-dev libjansson-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
+	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
 	dwarves busybox-static e2fsprogs cpio curl socat qemu-system-x86
 
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c) \
@@ -122,30 +122,39 @@ kvm-test: $(EMBER) $(INVOKE) $(KVM_BIN) guest testhost
 
 test: unit fuzz-smoke kvm-test
 
-# libFuzzer targets, built with clang and the sanitizers; FUZZ_TIME seconds.
+# libFuzzer targets, built with clang and the sanitizers; FUZZ_TIME seconds each.
 FUZZ_TIME ?= 120
-FUZZ_BIN := $(BUILD)/fuzz/fuzz_virtq
-FUZZ_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c vmm/guest_mem.c \
-	vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
+FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes $(CPPFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := virtq http
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
+	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
+FUZZ_virtq_WHAT := the virtqueue and block request parsers
+FUZZ_http_SRCS := tests/fuzz/fuzz_http.c api/http.c
+FUZZ_http_WHAT := the API's HTTP request parser
 
-$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard virtio/*.h vmm/*.h)
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h api/*.h)
 	$(call say,FUZZ,$@)
 	@mkdir -p $(@D)
-	$(Q)clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes $(CPPFLAGS) \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS) -lpthread
+	$(Q)$(FUZZ_CC) -o $@ $(FUZZ_$*_SRCS) -ljansson -lhttp_parser -lpthread
 
-fuzz: $(FUZZ_BIN)
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(Q)$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus
+fuzz: $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus-$$t || exit 1; \
+	done
 
-# A short run in `make test`; a crash fails the build and shows the report.
-fuzz-smoke: $(FUZZ_BIN)
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(Q)if $(FUZZ_BIN) -max_total_time=20 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
-		$(BUILD)/fuzz/corpus >$(BUILD)/fuzz/smoke.log 2>&1; then \
-		echo "fuzz: $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/smoke.log) of the virtqueue and block request parsers, no crash"; \
-	else tail -40 $(BUILD)/fuzz/smoke.log; echo "fuzz: FAILED (see $(BUILD)/fuzz/)"; exit 1; fi
+# A short run of each in `make test`; a crash fails the build and shows the report.
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)$(foreach t,$(FUZZ_TARGETS),mkdir -p $(BUILD)/fuzz/corpus-$(t) && \
+	if $(BUILD)/fuzz/fuzz_$(t) -max_total_time=10 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/$(t)- $(BUILD)/fuzz/corpus-$(t) \
+		>$(BUILD)/fuzz/smoke-$(t).log 2>&1; then \
+		echo "fuzz: $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/smoke-$(t).log) of $(FUZZ_$(t)_WHAT), no crash"; \
+	else tail -40 $(BUILD)/fuzz/smoke-$(t).log; echo "fuzz: FAILED (see $(BUILD)/fuzz/)"; exit 1; fi;)
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all guest

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+/* HTTP/1.1 requests through libhttp-parser, with ember's limits (http.h). */
+#include "http.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct http_conn *conn_of(http_parser *p)
+{
+	return p->data;
+}
+
+/* Break the stream: the parser stops at once (a callback's nonzero return). */
+static int fail(struct http_conn *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct http_conn *c, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->error_status) {
+		c->error_status = status;
+		va_start(ap, fmt);
+		vsnprintf(c->error_msg, sizeof(c->error_msg), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int count_header(struct http_conn *c, size_t len)
+{
+	c->header_bytes += len;
+	if (c->header_bytes > HTTP_HEADERS_MAX)
+		return fail(c, 431, "request headers larger than %d bytes", HTTP_HEADERS_MAX);
+	return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct http_conn *c = conn_of(p);
+
+	http_request_free(&c->cur);
+	memset(&c->cur, 0, sizeof(c->cur));
+	c->header_bytes = c->path_len = 0;
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = conn_of(p);
+
+	if (c->path_len + len >= HTTP_PATH_MAX)
+		return fail(c, 414, "request target longer than %d bytes", HTTP_PATH_MAX - 1);
+	memcpy(c->cur.path + c->path_len, at, len);
+	c->path_len += len;
+	c->cur.path[c->path_len] = '\0';
+	return count_header(c, len);
+}
+
+static int on_header_bytes(http_parser *p, const char *at, size_t len)
+{
+	(void)at;
+	return count_header(conn_of(p), len);
+}
+
+static int pick_verb(struct http_conn *c, unsigned method)
+{
+	switch (method) {
+	case HTTP_GET: c->cur.verb = HTTP_VERB_GET; return 0;
+	case HTTP_PUT: c->cur.verb = HTTP_VERB_PUT; return 0;
+	case HTTP_PATCH: c->cur.verb = HTTP_VERB_PATCH; return 0;
+	default:
+		return fail(c, 405, "method %s is not supported",
+			    http_method_str((enum http_method)method));
+	}
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct http_conn *c = conn_of(p);
+
+	if (pick_verb(c, p->method) < 0)
+		return -1;
+	if (p->uses_transfer_encoding || (p->flags & F_CHUNKED))
+		return fail(c, 400, "transfer encodings are not supported: send Content-Length");
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->body_max)
+		return fail(c, 413, "request body of %llu bytes is over the limit of %zu",
+			    (unsigned long long)p->content_length, c->body_max);
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
+		c->cur.body = malloc(p->content_length + 1);
+		if (!c->cur.body)
+			return fail(c, 500, "out of memory");
+		c->cur.body[0] = '\0';
+	}
+	c->cur.keep_alive = http_should_keep_alive(p) != 0;
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = conn_of(p);
+
+	if (!c->cur.body || c->cur.body_len + len > c->body_max)
+		return fail(c, 400, "request body does not match its Content-Length");
+	memcpy(c->cur.body + c->cur.body_len, at, len);
+	c->cur.body_len += len;
+	c->cur.body[c->cur.body_len] = '\0';
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct http_conn *c = conn_of(p);
+
+	if (c->q_len == HTTP_QUEUE_MAX)
+		return fail(c, 503, "more than %d pipelined requests", HTTP_QUEUE_MAX);
+	c->cur.keep_alive = http_should_keep_alive(p) != 0;
+	c->queue[(c->q_head + c->q_len++) % HTTP_QUEUE_MAX] = c->cur;
+	memset(&c->cur, 0, sizeof(c->cur));
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_bytes,
+	.on_header_value = on_header_bytes,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+int http_conn_init(struct http_conn *c, size_t body_max)
+{
+	http_parser *p = calloc(1, sizeof(*p));
+
+	memset(c, 0, sizeof(*c));
+	if (!p)
+		return -ENOMEM;
+	http_parser_init(p, HTTP_REQUEST);
+	p->data = c;
+	c->parser = p;
+	c->body_max = body_max;
+	return 0;
+}
+
+void http_conn_free(struct http_conn *c)
+{
+	struct http_request r;
+
+	while (http_conn_next(c, &r))
+		http_request_free(&r);
+	http_request_free(&c->cur);
+	free(c->parser);
+	c->parser = NULL;
+}
+
+int http_conn_feed(struct http_conn *c, const char *data, size_t len)
+{
+	http_parser *p = c->parser;
+	size_t done;
+
+	if (c->error_status)
+		return -EPROTO;
+	done = http_parser_execute(p, &settings, data, len);
+	if (!c->error_status && (HTTP_PARSER_ERRNO(p) != HPE_OK || done != len))
+		fail(c, 400, "malformed HTTP request: %s",
+		     http_errno_description(HTTP_PARSER_ERRNO(p)));
+	return c->error_status ? -EPROTO : 0;
+}
+
+bool http_conn_next(struct http_conn *c, struct http_request *out)
+{
+	if (!c->q_len)
+		return false;
+	*out = c->queue[c->q_head];
+	c->q_head = (c->q_head + 1) % HTTP_QUEUE_MAX;
+	c->q_len--;
+	return true;
+}
+
+void http_request_free(struct http_request *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+}
+
+const char *http_verb_name(enum http_verb v)
+{
+	static const char *const names[] = { "GET", "PUT", "PATCH" };
+
+	return (unsigned)v < 3 ? names[v] : "?";
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+int http_response(char **out, size_t *len, int status, const char *json_body, bool keep_alive)
+{
+	size_t body_len = json_body ? strlen(json_body) : 0;
+	int n;
+
+	n = asprintf(out, "HTTP/1.1 %d %s\r\nServer: ember\r\nContent-Length: %zu\r\n%s%s\r\n%s",
+		     status, http_reason(status), body_len,
+		     json_body ? "Content-Type: application/json\r\n" : "",
+		     keep_alive ? "" : "Connection: close\r\n", json_body ? json_body : "");
+	if (n < 0) {
+		*out = NULL;
+		return -ENOMEM;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+char *http_fault_body(const char *msg)
+{
+	json_t *o = json_pack("{s:s}", "fault_message", msg);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}

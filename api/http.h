@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTP/1.1 for the API socket: requests parsed by Debian's libhttp-parser
+ * (behind this interface only, so it can be swapped for llhttp), with the
+ * limits the parser lacks: header bytes (431), URL length (414), body size
+ * from Content-Length before the body arrives (413), methods (405), and no
+ * transfer encodings (400). Pipelined requests and requests split across
+ * reads both work; a connection that hit an error answers it and closes.
+ */
+#ifndef EMBER_API_HTTP_H
+#define EMBER_API_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_BODY_MAX_DEFAULT 51200 /* Firecracker's --http-api-max-payload-size default */
+#define HTTP_HEADERS_MAX      8192  /* request line and headers, bytes */
+#define HTTP_PATH_MAX         1024
+#define HTTP_QUEUE_MAX        16 /* parsed requests waiting to be served */
+
+enum http_verb { HTTP_VERB_GET, HTTP_VERB_PUT, HTTP_VERB_PATCH };
+
+struct http_request {
+	enum http_verb verb;
+	char path[HTTP_PATH_MAX]; /* the request target, query included */
+	char *body;               /* NUL-terminated; NULL without a body */
+	size_t body_len;
+	bool keep_alive;
+};
+
+struct http_conn {
+	void *parser; /* the library's state */
+	size_t body_max;
+	size_t header_bytes, path_len;
+	struct http_request cur;
+	struct http_request queue[HTTP_QUEUE_MAX];
+	unsigned q_head, q_len;
+	int error_status; /* nonzero once the stream is broken: answer and close */
+	char error_msg[160];
+};
+
+int http_conn_init(struct http_conn *c, size_t body_max);
+void http_conn_free(struct http_conn *c);
+/* Parse bytes read from the socket. 0, or -EPROTO once error_status is set
+ * (every later call too). Also -EPROTO (status 503) when more than
+ * HTTP_QUEUE_MAX requests wait: callers serve requests between reads. */
+int http_conn_feed(struct http_conn *c, const char *data, size_t len);
+/* Take the oldest complete request (the caller frees it); false if none. */
+bool http_conn_next(struct http_conn *c, struct http_request *out);
+void http_request_free(struct http_request *r);
+
+const char *http_verb_name(enum http_verb v);
+const char *http_reason(int status);
+/* A response with an optional JSON body, in a malloc'ed buffer. */
+int http_response(char **out, size_t *len, int status, const char *json_body, bool keep_alive);
+/* {"fault_message": msg} as a malloc'ed string, JSON-escaped; NULL on ENOMEM. */
+char *http_fault_body(const char *msg);
+
+#endif
