@@ -495,7 +495,6 @@ static int parse_net(json_t *val, size_t index, struct config_net *n, struct emb
 
 static int check_net(const struct vm_config *cfg, const struct config_net *n, struct ember_err *err)
 {
-	free(cfg->vsock.uds_path);
 	for (unsigned i = 0; i < cfg->nr_nets; i++) {
 		const struct config_net *o = &cfg->nets[i];
 
@@ -552,6 +551,9 @@ static int parse_vsock(struct vm_config *cfg, json_t *val, struct ember_err *err
 
 	if (json_is_null(val))
 		return 0;
+	free(v->uds_path); /* a new vsock replaces the old one */
+	v->uds_path = NULL;
+	v->set = false;
 	ret = need_object(val, "vsock", err);
 	if (!ret)
 		ret = check_keys(val, "vsock", keys, err);

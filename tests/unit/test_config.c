@@ -181,6 +181,24 @@ Test(config, vsock)
 	config_free(&cfg);
 }
 
+/* Sections apply in any order: one never touches another's fields. */
+Test(config, vsock_before_network_interfaces)
+{
+	struct ember_err err = { 0 };
+	struct vm_config cfg;
+
+	cr_assert_eq(
+	    parse("{" KERNEL ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}, "
+		  "\"network-interfaces\": [" NET("eth0", "tap0", "06:00:ac:10:00:02") "," NET(
+		      "eth1", "tap1", "06:00:ac:10:00:03") "]}",
+		  &cfg, &err),
+	    0, "%s", err.msg);
+	cr_assert_eq(cfg.nr_nets, 2);
+	cr_assert_not_null(cfg.vsock.uds_path);
+	cr_assert_str_eq(cfg.vsock.uds_path, "/tmp/v.sock");
+	config_free(&cfg);
+}
+
 Test(config, network_interfaces)
 {
 	struct ember_err err = { 0 };
