@@ -39,7 +39,7 @@ UNIT_BIN := $(BUILD)/tests/unit-tests
 KVM_BIN := $(BUILD)/tests/kvm-tests
 GUEST := $(BUILD)/guest
 
-.PHONY: all deps guest testhost test unit kvm-test fuzz fuzz-smoke run asan format lint clean help
+.PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run asan format lint clean help
 .DEFAULT_GOAL := all
 
 all: $(EMBER) $(INVOKE) $(INIT)
@@ -51,6 +51,7 @@ help:
 	@echo "make run       deps + build + guest, then boot the demo VM"
 	@echo "make test      unit, KVM and end-to-end tests"
 	@echo "make asan      build with address and undefined-behaviour sanitizers"
+	@echo "make unit-asan the unit tests under those sanitizers (part of make test)"
 	@echo "make fuzz      run the libFuzzer targets (FUZZ_TIME seconds)"
 	@echo "make format    clang-format the sources; make lint checks them"
 
@@ -120,7 +121,7 @@ unit: $(UNIT_BIN)
 kvm-test: $(EMBER) $(INVOKE) $(KVM_BIN) guest testhost
 	$(Q)tests/with-kvm tests/kvm-suite
 
-test: unit fuzz-smoke kvm-test
+test: unit unit-asan fuzz-smoke kvm-test
 
 # libFuzzer targets, built with clang and the sanitizers; FUZZ_TIME seconds each.
 FUZZ_TIME ?= 120
@@ -160,9 +161,16 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all guest
 	$(Q)tests/with-kvm --say tests/demo
 
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
 asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
-		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" all
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" all
+
+# The unit tests again under ASan and UBSan: a memory error fails them.
+unit-asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" \
+		build-asan/tests/unit-tests
+	$(Q)build-asan/tests/unit-tests --jobs 2
 
 FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c)
 

@@ -99,7 +99,8 @@ static void guest_packet(struct virtio_vsock_hdr h, const void *data, uint32_t l
 
 	tx_slot++;
 	memcpy(ram + at, &h, HDR);
-	memcpy(ram + at + HDR, data, len);
+	if (len)
+		memcpy(ram + at + HDR, data, len);
 	fake_drv_desc(&drv, TXQ, d, at, HDR, len ? VRING_DESC_F_NEXT : 0, (uint16_t)(d + 1));
 	fake_drv_desc(&drv, TXQ, (uint16_t)(d + 1), at + HDR, len, 0, 0);
 	fake_drv_publish(&drv, TXQ, d);
