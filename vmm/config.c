@@ -19,6 +19,27 @@ struct section {
 	section_fn parse;
 };
 
+static void boot_free(struct config_boot *b)
+{
+	free(b->kernel_image_path);
+	free(b->initrd_path);
+	free(b->boot_args);
+	memset(b, 0, sizeof(*b));
+}
+
+static void drive_free(struct config_drive *d)
+{
+	free(d->drive_id);
+	free(d->path_on_host);
+	free(d->partuuid);
+}
+
+static void net_free(struct config_net *n)
+{
+	free(n->iface_id);
+	free(n->host_dev_name);
+}
+
 void config_init(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -30,21 +51,14 @@ void config_init(struct vm_config *cfg)
 
 void config_free(struct vm_config *cfg)
 {
-	free(cfg->boot.kernel_image_path);
-	free(cfg->boot.initrd_path);
-	free(cfg->boot.boot_args);
+	boot_free(&cfg->boot);
 	free(cfg->logger.log_path);
 	free(cfg->serial_out_path);
-	for (unsigned i = 0; i < cfg->nr_drives; i++) {
-		free(cfg->drives[i].drive_id);
-		free(cfg->drives[i].path_on_host);
-		free(cfg->drives[i].partuuid);
-	}
+	for (unsigned i = 0; i < cfg->nr_drives; i++)
+		drive_free(&cfg->drives[i]);
 	free(cfg->vsock.uds_path);
-	for (unsigned i = 0; i < cfg->nr_nets; i++) {
-		free(cfg->nets[i].iface_id);
-		free(cfg->nets[i].host_dev_name);
-	}
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		net_free(&cfg->nets[i]);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -127,24 +141,31 @@ static int need_object(json_t *val, const char *section, struct ember_err *err)
 	return 0;
 }
 
+/* PUT /boot-source: the new source replaces the old one whole. */
 static int parse_boot_source(struct vm_config *cfg, json_t *val, struct ember_err *err)
 {
 	static const char *const keys[] = { "kernel_image_path", "boot_args", "initrd_path", NULL };
 	const char *s = "boot-source";
+	struct config_boot b = { 0 };
 	int ret;
 
 	ret = need_object(val, s, err);
 	if (!ret)
 		ret = check_keys(val, s, keys, err);
 	if (!ret)
-		ret = get_string(val, s, "kernel_image_path", true, &cfg->boot.kernel_image_path,
-				 err);
+		ret = get_string(val, s, "kernel_image_path", true, &b.kernel_image_path, err);
 	if (!ret)
-		ret = get_string(val, s, "boot_args", false, &cfg->boot.boot_args, err);
+		ret = get_string(val, s, "boot_args", false, &b.boot_args, err);
 	if (!ret)
-		ret = get_string(val, s, "initrd_path", false, &cfg->boot.initrd_path, err);
-	cfg->has_boot = ret == 0;
-	return ret;
+		ret = get_string(val, s, "initrd_path", false, &b.initrd_path, err);
+	if (ret) {
+		boot_free(&b);
+		return ret;
+	}
+	boot_free(&cfg->boot);
+	cfg->boot = b;
+	cfg->has_boot = true;
+	return 0;
 }
 
 static int parse_huge_pages(struct config_machine *m, json_t *val, struct ember_err *err)
@@ -182,24 +203,17 @@ static int parse_cpu_template(struct config_machine *m, json_t *val, struct embe
 	return ret;
 }
 
-static int parse_machine_config(struct vm_config *cfg, json_t *val, struct ember_err *err)
+static int parse_machine_fields(struct config_machine *m, json_t *val, bool patch,
+				struct ember_err *err)
 {
-	static const char *const keys[] = { "vcpu_count", "mem_size_mib",
-					    "smt",        "track_dirty_pages",
-					    "huge_pages", "cpu_template",
-					    NULL };
-	struct config_machine *m = &cfg->machine;
 	const char *s = "machine-config";
-	uint64_t vcpus = 0;
-	int ret;
+	uint64_t vcpus = m->vcpu_count;
+	int ret = 0;
 
-	ret = need_object(val, s, err);
-	if (!ret)
-		ret = check_keys(val, s, keys, err);
-	if (!ret)
+	if (!patch || json_object_get(val, "vcpu_count"))
 		ret = get_uint(val, s, "vcpu_count", 1, CONFIG_MAX_VCPUS, &vcpus, err);
 	/* 1 TiB: beyond any microVM, and keeps MiB -> bytes far from overflow. */
-	if (!ret)
+	if (!ret && (!patch || json_object_get(val, "mem_size_mib")))
 		ret = get_uint(val, s, "mem_size_mib", 1, 1 << 20, &m->mem_size_mib, err);
 	if (!ret)
 		ret = get_bool(val, s, "smt", &m->smt, err);
@@ -209,18 +223,51 @@ static int parse_machine_config(struct vm_config *cfg, json_t *val, struct ember
 		ret = parse_huge_pages(m, val, err);
 	if (!ret)
 		ret = parse_cpu_template(m, val, err);
-	if (!ret && m->smt && vcpus > 1 && vcpus % 2)
+	m->vcpu_count = (unsigned)vcpus;
+	if (!ret && m->smt && m->vcpu_count > 1 && m->vcpu_count % 2)
 		ret =
 		    err_set(err, EINVAL, "machine-config: with smt, vcpu_count must be 1 or even");
-	m->vcpu_count = (unsigned)vcpus;
 	return ret;
+}
+
+/* PUT /machine-config: fields left out take their defaults; PATCH: they
+ * keep their values. Nothing changes on an error. */
+static int apply_machine_config(struct vm_config *cfg, json_t *val, bool patch,
+				struct ember_err *err)
+{
+	static const char *const keys[] = { "vcpu_count", "mem_size_mib",
+					    "smt",        "track_dirty_pages",
+					    "huge_pages", "cpu_template",
+					    NULL };
+	struct config_machine m = cfg->machine;
+	int ret;
+
+	if (!patch) {
+		struct vm_config defaults;
+
+		config_init(&defaults);
+		m = defaults.machine;
+	}
+	ret = need_object(val, "machine-config", err);
+	if (!ret)
+		ret = check_keys(val, "machine-config", keys, err);
+	if (!ret)
+		ret = parse_machine_fields(&m, val, patch, err);
+	if (!ret)
+		cfg->machine = m;
+	return ret;
+}
+
+static int parse_machine_config(struct vm_config *cfg, json_t *val, struct ember_err *err)
+{
+	return apply_machine_config(cfg, val, false, err);
 }
 
 static int parse_logger(struct vm_config *cfg, json_t *val, struct ember_err *err)
 {
 	static const char *const keys[] = { "log_path",        "level",  "show_level",
 					    "show_log_origin", "module", NULL };
-	struct config_logger *l = &cfg->logger;
+	struct config_logger l = { .opts.level = LOG_INFO };
 	char *level = NULL, *module = NULL;
 	int ret;
 
@@ -228,21 +275,27 @@ static int parse_logger(struct vm_config *cfg, json_t *val, struct ember_err *er
 	if (!ret)
 		ret = check_keys(val, "logger", keys, err);
 	if (!ret)
-		ret = get_string(val, "logger", "log_path", false, &l->log_path, err);
+		ret = get_string(val, "logger", "log_path", false, &l.log_path, err);
 	if (!ret)
 		ret = get_string(val, "logger", "level", false, &level, err);
-	if (!ret && level && log_parse_level(level, &l->opts.level) < 0)
+	if (!ret && level && log_parse_level(level, &l.opts.level) < 0)
 		ret = err_set(err, EINVAL, "logger: unknown level \"%s\"", level);
 	if (!ret)
-		ret = get_bool(val, "logger", "show_level", &l->opts.show_level, err);
+		ret = get_bool(val, "logger", "show_level", &l.opts.show_level, err);
 	if (!ret)
-		ret = get_bool(val, "logger", "show_log_origin", &l->opts.show_origin, err);
+		ret = get_bool(val, "logger", "show_log_origin", &l.opts.show_origin, err);
 	if (!ret)
 		ret = get_string(val, "logger", "module", false, &module, err);
-	l->set = ret == 0;
 	free(level);
 	free(module);
-	return ret;
+	if (ret) {
+		free(l.log_path);
+		return ret;
+	}
+	free(cfg->logger.log_path);
+	l.set = true;
+	cfg->logger = l;
+	return 0;
 }
 
 static int parse_serial(struct vm_config *cfg, json_t *val, struct ember_err *err)
@@ -348,7 +401,8 @@ static int parse_drive_options(json_t *val, const char *s, struct config_drive *
 	return ret;
 }
 
-static int parse_drive(json_t *val, size_t index, struct config_drive *d, struct ember_err *err)
+static int parse_drive(json_t *val, const char *label, struct config_drive *d,
+		       struct ember_err *err)
 {
 	static const char *const keys[] = {
 		"drive_id",   "path_on_host", "is_root_device", "is_read_only", "partuuid",
@@ -358,7 +412,7 @@ static int parse_drive(json_t *val, size_t index, struct config_drive *d, struct
 	json_t *root;
 	int ret;
 
-	snprintf(s, sizeof(s), "drives[%zu]", index);
+	snprintf(s, sizeof(s), "%s", label);
 	ret = need_object(val, s, err);
 	if (!ret)
 		ret = check_keys(val, s, keys, err);
@@ -380,18 +434,24 @@ static int parse_drive(json_t *val, size_t index, struct config_drive *d, struct
 	return ret;
 }
 
-static int check_drive(const struct vm_config *cfg, const struct config_drive *d,
-		       struct ember_err *err)
+static int find_drive(const struct vm_config *cfg, const char *id)
 {
-	for (unsigned i = 0; i < cfg->nr_drives; i++) {
-		if (!strcmp(cfg->drives[i].drive_id, d->drive_id))
-			return err_set(err, EINVAL, "drives: `%s` is listed twice", d->drive_id);
-		if (d->is_root_device && cfg->drives[i].is_root_device)
+	for (unsigned i = 0; i < cfg->nr_drives; i++)
+		if (!strcmp(cfg->drives[i].drive_id, id))
+			return (int)i;
+	return -1;
+}
+
+/* Only one root, counting every drive but the one at `skip`. */
+static int check_root(const struct vm_config *cfg, const struct config_drive *d, int skip,
+		      struct ember_err *err)
+{
+	for (unsigned i = 0; d->is_root_device && i < cfg->nr_drives; i++)
+		if ((int)i != skip && cfg->drives[i].is_root_device)
 			return err_set(err, EINVAL,
 				       "drives: `%s` and `%s` are both root devices; only one "
 				       "drive can be the root",
 				       cfg->drives[i].drive_id, d->drive_id);
-	}
 	return 0;
 }
 
@@ -407,15 +467,58 @@ static void add_drive(struct vm_config *cfg, const struct config_drive *d)
 	cfg->nr_drives++;
 }
 
-static void drive_free(struct config_drive *d)
+static void remove_drive(struct vm_config *cfg, int i)
 {
-	free(d->drive_id);
-	free(d->path_on_host);
-	free(d->partuuid);
+	drive_free(&cfg->drives[i]);
+	memmove(&cfg->drives[i], &cfg->drives[i + 1],
+		(cfg->nr_drives - (unsigned)i - 1) * sizeof(cfg->drives[0]));
+	cfg->nr_drives--;
+}
+
+static int check_put_drive(const struct vm_config *cfg, const struct config_drive *d,
+			   const char *path_id, int old, bool replace, struct ember_err *err)
+{
+	if (path_id && strcmp(path_id, d->drive_id))
+		return err_set(err, EINVAL,
+			       "drive %s: the body's drive_id `%s` differs from the path's",
+			       path_id, d->drive_id);
+	if (old >= 0 && !replace)
+		return err_set(err, EINVAL, "drives: `%s` is listed twice", d->drive_id);
+	if (old < 0 && cfg->nr_drives == CONFIG_MAX_DRIVES)
+		return err_set(err, EINVAL, "drives: at most %d drives", CONFIG_MAX_DRIVES);
+	return check_root(cfg, d, old, err);
+}
+
+/* Add a drive; with `replace` (the API's PUT) one with the same drive_id is
+ * swapped, in place unless it changes root. Nothing changes on an error. */
+static int put_drive(struct vm_config *cfg, json_t *val, const char *label, const char *path_id,
+		     bool replace, struct ember_err *err)
+{
+	struct config_drive d = { 0 };
+	int old = -1, ret = parse_drive(val, label, &d, err);
+
+	if (!ret) {
+		old = find_drive(cfg, d.drive_id);
+		ret = check_put_drive(cfg, &d, path_id, old, replace, err);
+	}
+	if (ret) {
+		drive_free(&d);
+		return ret;
+	}
+	if (old >= 0 && cfg->drives[old].is_root_device == d.is_root_device) {
+		drive_free(&cfg->drives[old]);
+		cfg->drives[old] = d;
+		return 0;
+	}
+	if (old >= 0)
+		remove_drive(cfg, old);
+	add_drive(cfg, &d);
+	return 0;
 }
 
 static int parse_drives(struct vm_config *cfg, json_t *val, struct ember_err *err)
 {
+	char label[32];
 	size_t i;
 	json_t *v;
 
@@ -423,20 +526,14 @@ static int parse_drives(struct vm_config *cfg, json_t *val, struct ember_err *er
 		return 0;
 	if (!json_is_array(val))
 		return err_set(err, EINVAL, "drives must be a JSON array");
-	if (json_array_size(val) > CONFIG_MAX_DRIVES)
-		return err_set(err, EINVAL, "drives: at most %d drives", CONFIG_MAX_DRIVES);
 	json_array_foreach(val, i, v)
 	{
-		struct config_drive d = { 0 };
-		int ret = parse_drive(v, i, &d, err);
+		int ret;
 
-		if (!ret)
-			ret = check_drive(cfg, &d, err);
-		if (ret) {
-			drive_free(&d);
+		snprintf(label, sizeof(label), "drives[%zu]", i);
+		ret = put_drive(cfg, v, label, NULL, false, err);
+		if (ret)
 			return ret;
-		}
-		add_drive(cfg, &d);
 	}
 	return 0;
 }
@@ -463,14 +560,14 @@ static int parse_mac(json_t *obj, const char *s, struct config_net *n, struct em
 	return 0;
 }
 
-static int parse_net(json_t *val, size_t index, struct config_net *n, struct ember_err *err)
+static int parse_net(json_t *val, const char *label, struct config_net *n, struct ember_err *err)
 {
 	static const char *const keys[] = { "iface_id",        "host_dev_name",   "guest_mac",
 					    "rx_rate_limiter", "tx_rate_limiter", NULL };
 	char s[96];
 	int ret;
 
-	snprintf(s, sizeof(s), "network-interfaces[%zu]", index);
+	snprintf(s, sizeof(s), "%s", label);
 	ret = need_object(val, s, err);
 	if (!ret)
 		ret = check_keys(val, s, keys, err);
@@ -493,14 +590,23 @@ static int parse_net(json_t *val, size_t index, struct config_net *n, struct emb
 	return ret;
 }
 
-static int check_net(const struct vm_config *cfg, const struct config_net *n, struct ember_err *err)
+static int find_net(const struct vm_config *cfg, const char *id)
+{
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if (!strcmp(cfg->nets[i].iface_id, id))
+			return (int)i;
+	return -1;
+}
+
+/* No TAP or MAC shared with another interface than the one at `skip`. */
+static int check_net(const struct vm_config *cfg, const struct config_net *n, int skip,
+		     struct ember_err *err)
 {
 	for (unsigned i = 0; i < cfg->nr_nets; i++) {
 		const struct config_net *o = &cfg->nets[i];
 
-		if (!strcmp(o->iface_id, n->iface_id))
-			return err_set(err, EINVAL, "network-interfaces: `%s` is listed twice",
-				       n->iface_id);
+		if ((int)i == skip)
+			continue;
 		if (!strcmp(o->host_dev_name, n->host_dev_name))
 			return err_set(err, EINVAL,
 				       "network-interfaces: `%s` and `%s` use the same TAP %s",
@@ -513,8 +619,47 @@ static int check_net(const struct vm_config *cfg, const struct config_net *n, st
 	return 0;
 }
 
+static int check_put_net(const struct vm_config *cfg, const struct config_net *n,
+			 const char *path_id, int old, bool replace, struct ember_err *err)
+{
+	if (path_id && strcmp(path_id, n->iface_id))
+		return err_set(err, EINVAL,
+			       "network interface %s: the body's iface_id `%s` differs from the "
+			       "path's",
+			       path_id, n->iface_id);
+	if (old >= 0 && !replace)
+		return err_set(err, EINVAL, "network-interfaces: `%s` is listed twice",
+			       n->iface_id);
+	if (old < 0 && cfg->nr_nets == CONFIG_MAX_NETS)
+		return err_set(err, EINVAL, "network-interfaces: at most %d interfaces",
+			       CONFIG_MAX_NETS);
+	return check_net(cfg, n, old, err);
+}
+
+/* Add an interface, or with `replace` swap the one with its iface_id. */
+static int put_net(struct vm_config *cfg, json_t *val, const char *label, const char *path_id,
+		   bool replace, struct ember_err *err)
+{
+	struct config_net n = { 0 };
+	int old = -1, ret = parse_net(val, label, &n, err);
+
+	if (!ret) {
+		old = find_net(cfg, n.iface_id);
+		ret = check_put_net(cfg, &n, path_id, old, replace, err);
+	}
+	if (ret) {
+		net_free(&n);
+		return ret;
+	}
+	if (old >= 0)
+		net_free(&cfg->nets[old]);
+	cfg->nets[old >= 0 ? (unsigned)old : cfg->nr_nets++] = n;
+	return 0;
+}
+
 static int parse_nets(struct vm_config *cfg, json_t *val, struct ember_err *err)
 {
+	char label[48];
 	size_t i;
 	json_t *v;
 
@@ -522,22 +667,14 @@ static int parse_nets(struct vm_config *cfg, json_t *val, struct ember_err *err)
 		return 0;
 	if (!json_is_array(val))
 		return err_set(err, EINVAL, "network-interfaces must be a JSON array");
-	if (json_array_size(val) > CONFIG_MAX_NETS)
-		return err_set(err, EINVAL, "network-interfaces: at most %d interfaces",
-			       CONFIG_MAX_NETS);
 	json_array_foreach(val, i, v)
 	{
-		struct config_net n = { 0 };
-		int ret = parse_net(v, i, &n, err);
+		int ret;
 
-		if (!ret)
-			ret = check_net(cfg, &n, err);
-		if (ret) {
-			free(n.iface_id);
-			free(n.host_dev_name);
+		snprintf(label, sizeof(label), "network-interfaces[%zu]", i);
+		ret = put_net(cfg, v, label, NULL, false, err);
+		if (ret)
 			return ret;
-		}
-		cfg->nets[cfg->nr_nets++] = n;
 	}
 	return 0;
 }
@@ -545,29 +682,32 @@ static int parse_nets(struct vm_config *cfg, json_t *val, struct ember_err *err)
 static int parse_vsock(struct vm_config *cfg, json_t *val, struct ember_err *err)
 {
 	static const char *const keys[] = { "guest_cid", "uds_path", "vsock_id", NULL };
-	struct config_vsock *v = &cfg->vsock;
+	struct config_vsock v = { 0 };
 	char *id = NULL;
 	int ret;
 
 	if (json_is_null(val))
 		return 0;
-	free(v->uds_path); /* a new vsock replaces the old one */
-	v->uds_path = NULL;
-	v->set = false;
 	ret = need_object(val, "vsock", err);
 	if (!ret)
 		ret = check_keys(val, "vsock", keys, err);
 	if (!ret) /* the guest's CID: 0-2 are reserved, above 2^32 - 2 is not an address */
-		ret = get_uint(val, "vsock", "guest_cid", 3, 0xfffffffeULL, &v->guest_cid, err);
+		ret = get_uint(val, "vsock", "guest_cid", 3, 0xfffffffeULL, &v.guest_cid, err);
 	if (!ret)
-		ret = get_string(val, "vsock", "uds_path", true, &v->uds_path, err);
-	if (!ret && (!*v->uds_path || strlen(v->uds_path) > 95))
+		ret = get_string(val, "vsock", "uds_path", true, &v.uds_path, err);
+	if (!ret && (!*v.uds_path || strlen(v.uds_path) > 95))
 		ret = err_set(err, EINVAL, "vsock: `uds_path` must be 1 to 95 characters");
 	if (!ret) /* accepted for older configs, unused as in Firecracker */
 		ret = get_string(val, "vsock", "vsock_id", false, &id, err);
 	free(id);
-	v->set = ret == 0;
-	return ret;
+	if (ret) {
+		free(v.uds_path);
+		return ret;
+	}
+	free(cfg->vsock.uds_path); /* a new vsock replaces the old one */
+	v.set = true;
+	cfg->vsock = v;
+	return 0;
 }
 
 /* Sections of Firecracker's schema that this ember does not implement yet:
@@ -625,6 +765,47 @@ int config_parse(struct vm_config *cfg, const char *text, struct ember_err *err)
 		ret = parse_section(cfg, key, val, err);
 	}
 	json_decref(root);
+	return ret;
+}
+
+/* One API resource's body: a JSON object, strictly. */
+static json_t *load_body(const char *text, const char *what, struct ember_err *err)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text ? text : "", JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+
+	if (!v)
+		err_set(err, EINVAL, "%s: invalid JSON at line %d column %d: %s", what, jerr.line,
+			jerr.column, jerr.text);
+	return v;
+}
+
+int config_put(struct vm_config *cfg, enum config_resource res, const char *id, const char *json,
+	       bool patch, struct ember_err *err)
+{
+	static const char *const names[] = { "boot-source",       "machine-config", "drive",
+					     "network interface", "vsock",          "logger" };
+	json_t *v = load_body(json, names[res], err);
+	int ret;
+
+	if (!v)
+		return -EINVAL;
+	if (patch && res != CONFIG_MACHINE)
+		ret = err_set(err, EINVAL, "%s: PATCH is not supported here", names[res]);
+	else if (res == CONFIG_BOOT_SOURCE)
+		ret = parse_boot_source(cfg, v, err);
+	else if (res == CONFIG_MACHINE)
+		ret = apply_machine_config(cfg, v, patch, err);
+	else if (res == CONFIG_DRIVE)
+		ret = put_drive(cfg, v, "drive", id, true, err);
+	else if (res == CONFIG_NET)
+		ret = put_net(cfg, v, "network interface", id, true, err);
+	else if (res == CONFIG_VSOCK)
+		ret = json_is_null(v) ? err_set(err, EINVAL, "vsock must be a JSON object")
+				      : parse_vsock(cfg, v, err);
+	else
+		ret = parse_logger(cfg, v, err);
+	json_decref(v);
 	return ret;
 }
 

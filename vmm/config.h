@@ -97,6 +97,23 @@ void config_free(struct vm_config *cfg);
  * types and out-of-range values are errors with a message naming the field. */
 int config_parse(struct vm_config *cfg, const char *json, struct ember_err *err);
 int config_load_file(struct vm_config *cfg, const char *path, struct ember_err *err);
+
+/* The API's pre-boot resources. The config file's sections go through the
+ * same code, but a file may not name a drive or interface twice, while a
+ * PUT replaces the one with its id. */
+enum config_resource {
+	CONFIG_BOOT_SOURCE, /* PUT /boot-source */
+	CONFIG_MACHINE,     /* PUT and PATCH /machine-config */
+	CONFIG_DRIVE,       /* PUT /drives/{id} */
+	CONFIG_NET,         /* PUT /network-interfaces/{id} */
+	CONFIG_VSOCK,       /* PUT /vsock */
+	CONFIG_LOGGER,      /* PUT /logger */
+};
+
+/* Apply a request body (JSON text). `id` is the path's id, which must match
+ * the body's. On an error the config is unchanged and err says why. */
+int config_put(struct vm_config *cfg, enum config_resource res, const char *id, const char *json,
+	       bool patch, struct ember_err *err);
 /* Checks that need the whole config (boot source present...). */
 int config_validate(const struct vm_config *cfg, struct ember_err *err);
 
