@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		   "       ember-invoke --uds PATH --stop [--wait MS]\n");
 }
 
+/* 0, 1 for --help, -1 for a bad command line. */
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longs[] = {
@@ -52,7 +53,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'p': o->port = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'w': o->wait_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 's': o->stop = 1; break;
-		case 'h': usage(stdout); exit(0);
+		case 'h': return 1;
 		default: return -1;
 		}
 	}
@@ -76,8 +77,14 @@ static int read_stdin(char **buf, size_t *len, struct ember_err *err)
 		*len += (size_t)n;
 		if (*len > AGENT_DATA_MAX)
 			return err_set(err, EFBIG, "the payload is larger than 64 MiB");
-		if (*len == cap)
-			*buf = realloc(*buf, cap *= 2);
+		if (*len == cap) {
+			char *bigger = realloc(*buf, cap * 2);
+
+			if (!bigger)
+				return err_set(err, ENOMEM, "out of memory");
+			*buf = bigger;
+			cap *= 2;
+		}
 	}
 	return *buf ? 0 : err_set(err, ENOMEM, "out of memory");
 }
@@ -109,9 +116,10 @@ int main(int argc, char **argv)
 	struct opts o;
 	int ret;
 
-	if (parse(argc, argv, &o) < 0) {
-		usage(stderr);
-		return 2;
+	ret = parse(argc, argv, &o);
+	if (ret) {
+		usage(ret > 0 ? stdout : stderr);
+		return ret > 0 ? 0 : 2;
 	}
 	if (agent_connect(&c, o.uds, o.port, o.wait_ms, &err) < 0) {
 		fprintf(stderr, "ember-invoke: %s\n", err.msg);
