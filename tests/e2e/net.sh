@@ -39,7 +39,7 @@ JSON
 
 head -c 10M /dev/urandom >"$E2E_TMP/tx.bin"
 want=$(sha256sum <"$E2E_TMP/tx.bin" | cut -d' ' -f1)
-cfg=$(net_config tcp tap0 'cat /sys/class/net/eth0/address; nc -l -p 5000 >/tmp/rx; echo rx-sha=$(sha256sum </tmp/rx); nc 172.16.0.1 5001 -e cat /tmp/rx; echo sent-back')
+cfg=$(net_config tcp tap0 'cat /sys/class/net/eth0/address; nc -l -p 5000 >/tmp/rx; echo rx-sha=$(sha256sum </tmp/rx); nc 172.16.0.1 5001 -e cat /tmp/rx; nc -l -p 5002 </dev/null; echo sent-back')
 
 # The host's receiver first, then the VM.
 in_ns timeout 120 socat -u TCP-LISTEN:5001,reuseaddr OPEN:"$E2E_TMP/back.bin",creat,trunc &
@@ -56,9 +56,12 @@ done
 in_ns busybox ping -c 3 -W 2 172.16.0.2 >"$E2E_TMP/ping.out" 2>&1
 in_ns timeout 60 socat -u FILE:"$E2E_TMP/tx.bin" TCP:172.16.0.2:5000,retry=100,interval=0.3
 send_rc=$?
+# The guest's nc returns with data still in its socket: it waits on port 5002
+# until the host has all of it, or a reboot would cut the stream short.
+wait "$back_pid"
+in_ns timeout 30 socat -u /dev/null TCP:172.16.0.2:5002,retry=100,interval=0.3
 wait "$vm_pid"
 rc=$?
-wait "$back_pid"
 set -e
 expect tcp "the guest has the configured MAC address" has tcp "06:00:ac:10:00:02"
 expect tcp "the host pings the guest through the TAP" \
@@ -66,7 +69,8 @@ expect tcp "the host pings the guest through the TAP" \
 expect tcp "10 MB sent by the host reach the guest intact" \
 	bash -c "[ $send_rc = 0 ] && grep -q 'rx-sha=$want' $E2E_TMP/tcp.out"
 expect tcp "10 MB sent by the guest reach the host intact" \
-	bash -c "[ \"\$(sha256sum <$E2E_TMP/back.bin | cut -d' ' -f1)\" = $want ]"
+	bash -c "[ \"\$(sha256sum <$E2E_TMP/back.bin | cut -d' ' -f1)\" = $want ] ||
+		{ echo \"    host got \$(wc -c <$E2E_TMP/back.bin) bytes of 10485760\"; false; }"
 expect tcp "the guest finishes and ember exits 0" \
 	bash -c "[ $rc = 0 ] && grep -q 'ember-init: cmd exited 0' $E2E_TMP/tcp.out"
 
