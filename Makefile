@@ -79,7 +79,7 @@ $(INIT): rootfs/init.c
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
 # Guest-side tools for benchmarks, in the guest's /bin.
-$(BUILD)/rootfs/ember-%: rootfs/%.c
+$(BUILD)/rootfs/ember-%: rootfs/%.c rootfs/io.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
@@ -172,7 +172,7 @@ unit-asan:
 		build-asan/tests/unit-tests
 	$(Q)build-asan/tests/unit-tests --jobs 2
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] rootfs/*.c tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io.h"
+
 #define AGENT_PORT 1024
 #define LINE_MAX_  256
 #define DATA_MAX   (64u << 20) /* payload and each output stream */
@@ -46,34 +48,6 @@ static int put(struct buf *b, const void *data, size_t len)
 	}
 	memcpy(b->p + b->len, data, len);
 	b->len += len;
-	return 0;
-}
-
-static int write_all(int fd, const void *p, size_t len)
-{
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, (const char *)p + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-static int read_exact(int fd, void *p, size_t len)
-{
-	for (size_t off = 0; off < len;) {
-		ssize_t n = read(fd, (char *)p + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
 	return 0;
 }
 
@@ -196,7 +170,7 @@ static int reply_error(int fd, const char *msg)
 	char line[LINE_MAX_];
 	int n = snprintf(line, sizeof(line), "ERR %s\n", msg);
 
-	return write_all(fd, line, (size_t)n);
+	return io_write_all(fd, line, (size_t)n);
 }
 
 static int run_function(int fd, const char *name, const struct buf *in)
@@ -223,11 +197,11 @@ static int run_function(int fd, const char *name, const struct buf *in)
 		n = snprintf(line, sizeof(line), "OK %d %zu %zu\n",
 			     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
 			     out.len, err.len);
-		ret = write_all(fd, line, (size_t)n);
+		ret = io_write_all(fd, line, (size_t)n);
 		if (!ret)
-			ret = write_all(fd, out.p, out.len);
+			ret = io_write_all(fd, out.p, out.len);
 		if (!ret)
-			ret = write_all(fd, err.p, err.len);
+			ret = io_write_all(fd, err.p, err.len);
 	}
 	free(out.p);
 	free(err.p);
@@ -245,7 +219,7 @@ static int request(int fd)
 	if (r <= 0)
 		return 0;
 	if (!strcmp(line, "STOP")) {
-		write_all(fd, "OK\n", 3);
+		io_write_all(fd, "OK\n", 3);
 		return -1;
 	}
 	if (sscanf(line, "RUN %255s %lu%c", name, &len, &extra) != 2 || len > DATA_MAX) {
@@ -253,7 +227,7 @@ static int request(int fd)
 		reply_error(fd, "bad request: expected RUN <name> <length> (at most 64 MiB)");
 		return 0;
 	}
-	if (len && ((in.p = malloc(len)) == NULL || read_exact(fd, in.p, len) < 0)) {
+	if (len && ((in.p = malloc(len)) == NULL || io_read_exact(fd, in.p, len) < 0)) {
 		free(in.p);
 		return 0;
 	}

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
+
 #define BLOCK (256 * 1024)
 #define MSG   64
 
@@ -43,40 +45,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* One line, byte by byte so nothing after it is consumed. */
@@ -117,7 +85,7 @@ static int pour(int fd, uint64_t bytes)
 	while (bytes > 0) {
 		size_t n = bytes < sizeof(block) ? (size_t)bytes : sizeof(block);
 
-		if (write_all(fd, block, n) < 0)
+		if (io_write_all(fd, block, n) < 0)
 			return -1;
 		bytes -= n;
 	}
@@ -135,18 +103,18 @@ static void serve_one(int c)
 	if (!strcmp(line, "rr")) {
 		ssize_t n;
 
-		if (write_all(c, "ok\n", 3) < 0)
+		if (io_write_all(c, "ok\n", 3) < 0)
 			return;
 		while ((n = read(c, block, sizeof(block))) > 0)
-			if (write_all(c, block, (size_t)n) < 0)
+			if (io_write_all(c, block, (size_t)n) < 0)
 				return;
 	} else if (!strcmp(line, "sink")) {
 		snprintf(answer, sizeof(answer), "%lld\n", (long long)drain(c));
-		write_all(c, answer, strlen(answer));
+		io_write_all(c, answer, strlen(answer));
 	} else if (!strncmp(line, "source ", 7)) {
 		pour(c, strtoull(line + 7, NULL, 10));
 	} else if (!strcmp(line, "quit")) {
-		write_all(c, "ok\n", 3);
+		io_write_all(c, "ok\n", 3);
 		kill(getppid(), SIGTERM);
 	}
 }
@@ -224,7 +192,7 @@ static int connect_uds(const struct target *t)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail;
 	snprintf(line, sizeof(line), "CONNECT %u\n", t->port);
-	if (write_all(fd, line, strlen(line)) < 0 || read_line(fd, line, sizeof(line)) < 0 ||
+	if (io_write_all(fd, line, strlen(line)) < 0 || read_line(fd, line, sizeof(line)) < 0 ||
 	    strncmp(line, "OK ", 3) != 0)
 		goto fail;
 	return fd;
@@ -261,7 +229,7 @@ static int open_test(const struct target *t, const char *first)
 
 	for (;;) {
 		fd = t->uds ? connect_uds(t) : connect_inet(t);
-		if (fd >= 0 && write_all(fd, first, strlen(first)) == 0)
+		if (fd >= 0 && io_write_all(fd, first, strlen(first)) == 0)
 			return fd;
 		if (fd >= 0)
 			close(fd);
@@ -302,7 +270,7 @@ static int test_rr(int fd, long count)
 		uint64_t t0 = now_ns();
 
 		msg[MSG - 1] = (char)i;
-		if (write_all(fd, msg, MSG) < 0 || read_all(fd, back, MSG) < 0 ||
+		if (io_write_all(fd, msg, MSG) < 0 || io_read_exact(fd, back, MSG) < 0 ||
 		    memcmp(msg, back, MSG) != 0) {
 			fprintf(stderr, "ember-sockbench: round trip %ld failed\n", i);
 			ret = -1;

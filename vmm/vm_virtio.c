@@ -45,6 +45,20 @@ static int next_slot(struct vm *vm, uint64_t *base, uint32_t *irq, struct ember_
 	return 0;
 }
 
+/* The next slot's address and IRQ, and zeroed memory for its device. */
+static void *new_device(struct vm *vm, size_t size, uint64_t *base, uint32_t *irq,
+			struct ember_err *err)
+{
+	void *dev;
+
+	if (next_slot(vm, base, irq, err))
+		return NULL;
+	dev = calloc(1, size);
+	if (!dev)
+		err_set(err, ENOMEM, "out of memory");
+	return dev;
+}
+
 static int wire_queues(struct vm *vm, struct virtio_mmio *t, struct ember_err *err)
 {
 	uint64_t notify = t->base + VIRTIO_MMIO_QUEUE_NOTIFY;
@@ -105,12 +119,9 @@ static int add_drive(struct vm *vm, const struct config_drive *d, struct ember_e
 	uint32_t irq = 0;
 	int ret;
 
-	ret = next_slot(vm, &base, &irq, err);
-	if (ret)
-		return ret;
-	b = malloc(sizeof(*b));
+	b = new_device(vm, sizeof(*b), &base, &irq, err);
 	if (!b)
-		return err_set(err, ENOMEM, "out of memory");
+		return -err->code;
 	blk_params(d, &p);
 	ret = virtio_blk_open(b, &p, &vm->mem, base, irq, err);
 	if (ret) {
@@ -181,12 +192,9 @@ static int add_net(struct vm *vm, const struct config_net *c, struct ember_err *
 	uint32_t irq = 0;
 	int ret;
 
-	ret = next_slot(vm, &base, &irq, err);
-	if (ret)
-		return ret;
-	n = malloc(sizeof(*n));
+	n = new_device(vm, sizeof(*n), &base, &irq, err);
 	if (!n)
-		return err_set(err, ENOMEM, "out of memory");
+		return -err->code;
 	net_params(c, &p);
 	ret = virtio_net_open(n, &p, &vm->mem, base, irq, err);
 	if (ret) {
@@ -219,12 +227,9 @@ static int add_vsock(struct vm *vm, const struct config_vsock *c, struct ember_e
 	uint32_t irq = 0;
 	int ret;
 
-	ret = next_slot(vm, &base, &irq, err);
-	if (ret)
-		return ret;
-	v = malloc(sizeof(*v));
+	v = new_device(vm, sizeof(*v), &base, &irq, err);
 	if (!v)
-		return err_set(err, ENOMEM, "out of memory");
+		return -err->code;
 	ret = virtio_vsock_open(v, c->guest_cid, c->uds_path, &vm->mem, base, irq, err);
 	if (ret) {
 		free(v);
