@@ -401,6 +401,7 @@ static void *vcpu_loop(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
+				vm_vcpu_park(v->vm, v);
 				continue;
 			}
 			vm_request_exit(v->vm, VM_EXIT_ERROR, 1, "vCPU %u: KVM_RUN failed: %s",
@@ -411,7 +412,15 @@ static void *vcpu_loop(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+	vm_vcpu_done(v->vm);
 	return NULL;
+}
+
+void vcpu_clock_paused(struct vcpu *v)
+{
+	/* EINVAL: the guest does not use kvmclock, so it has nothing to be told. */
+	if (ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
+		log_warn("vCPU %u: KVM_KVMCLOCK_CTRL: %s", v->index, strerror(errno));
 }
 
 static void kick_handler(int sig)

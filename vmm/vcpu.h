@@ -37,6 +37,8 @@ int vcpu_set_boot_regs(struct vcpu *v, enum boot_protocol proto, uint64_t entry,
 int vcpu_start(struct vcpu *v, struct ember_err *err);
 /* Make KVM_RUN return promptly (immediate_exit + a signal). */
 void vcpu_kick(struct vcpu *v);
+/* Tell the guest's kvmclock that the host stopped this vCPU (soft-lockup detector). */
+void vcpu_clock_paused(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 

@@ -36,6 +36,9 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status, const ch
 	}
 	pthread_mutex_unlock(&vm->exit_lock);
 	__atomic_store_n(&vm->exit_requested, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&vm->run_lock); /* wake parked vCPUs and a waiting pause */
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
 	if (vm->exit_fd >= 0 && write(vm->exit_fd, &one, sizeof(one)) < 0) {
 		/* eventfd saturated: the loop is already woken */
 	}
@@ -44,6 +47,64 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status, const ch
 bool vm_exit_requested(struct vm *vm)
 {
 	return __atomic_load_n(&vm->exit_requested, __ATOMIC_SEQ_CST);
+}
+
+void vm_vcpu_park(struct vm *vm, struct vcpu *v)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	if (vm->pause_requested && !vm_exit_requested(vm)) {
+		vm->nr_parked++;
+		pthread_cond_broadcast(&vm->run_cond);
+		vcpu_clock_paused(v);
+		while (vm->pause_requested && !vm_exit_requested(vm))
+			pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+		vm->nr_parked--;
+	}
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+void vm_vcpu_done(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	vm->nr_looping--;
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+int vm_pause(struct vm *vm, struct ember_err *err)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	vm->pause_requested = true;
+	pthread_mutex_unlock(&vm->run_lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->run_lock);
+	while (vm->nr_parked < vm->nr_looping && !vm_exit_requested(vm))
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	vm->paused = !vm_exit_requested(vm);
+	pthread_mutex_unlock(&vm->run_lock);
+	if (!vm->paused)
+		return err_set(err, ECANCELED, "the VM stopped while pausing");
+	return 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	vm->pause_requested = false;
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+bool vm_paused(struct vm *vm)
+{
+	bool p;
+
+	pthread_mutex_lock(&vm->run_lock);
+	p = vm->paused;
+	pthread_mutex_unlock(&vm->run_lock);
+	return p;
 }
 
 static void on_i8042_reset(void *ctx)
@@ -138,6 +199,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_option
 	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
 	vm->loop.epfd = -1;
 	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->run_lock, NULL);
+	pthread_cond_init(&vm->run_cond, NULL);
 	bus_init(&vm->pio, "port I/O bus");
 	bus_init(&vm->mmio, "MMIO bus");
 
@@ -359,8 +422,14 @@ int vm_run(struct vm *vm, struct vm_exit *out, struct ember_err *err)
 		return ret;
 	/* vCPU threads inherit the mask: SIGINT/TERM/HUP arrive on the signalfd. */
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
-	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++)
+	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++) {
+		pthread_mutex_lock(&vm->run_lock);
+		vm->nr_looping++;
+		pthread_mutex_unlock(&vm->run_lock);
 		ret = vcpu_start(&vm->vcpus[i], err);
+		if (ret)
+			vm_vcpu_done(vm);
+	}
 	if (!ret)
 		ret = evloop_run(&vm->loop, err);
 	if (ret)
@@ -420,4 +489,6 @@ void vm_destroy(struct vm *vm)
 	guest_mem_free(&vm->mem);
 	kvm_close(&vm->kvm);
 	pthread_mutex_destroy(&vm->exit_lock);
+	pthread_mutex_destroy(&vm->run_lock);
+	pthread_cond_destroy(&vm->run_cond);
 }

@@ -94,6 +94,14 @@ struct vm {
 	pthread_mutex_t exit_lock;
 	struct vm_exit exit;
 	int exit_requested; /* atomic */
+
+	/* Pause: vCPU threads park in vm_vcpu_park() while pause_requested. */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond;
+	bool pause_requested;
+	bool paused;
+	unsigned nr_looping; /* vCPU threads in their run loop */
+	unsigned nr_parked;
 };
 
 /* KVM VM, memory, irqchip, devices and configured vCPUs. No kernel yet. */
@@ -117,6 +125,14 @@ int vm_run(struct vm *vm, struct vm_exit *out, struct ember_err *err);
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 bool vm_exit_requested(struct vm *vm);
+/* Stop every vCPU (each tells its guest's kvmclock) and wait until all have
+ * stopped; resume restarts them. Called from the VMM thread while vm_run runs. */
+int vm_pause(struct vm *vm, struct ember_err *err);
+void vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
+/* vCPU threads: park here after a kick while a pause is requested; done on leaving the loop. */
+void vm_vcpu_park(struct vm *vm, struct vcpu *v);
+void vm_vcpu_done(struct vm *vm);
 /* Each device's state through its save hook, in list order. */
 void vm_save_devices(struct vm *vm, struct state_writer *w);
 int vm_restore_devices(struct vm *vm, struct state_reader *r, struct ember_err *err);

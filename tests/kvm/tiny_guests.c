@@ -2,6 +2,7 @@
 /* KVM tests with tiny hand-made guests, entered in 64-bit mode at 1 MiB. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -129,4 +130,84 @@ Test(tiny_guest, triple_fault_is_a_clean_shutdown, .timeout = 120)
 	cr_assert_eq(t.ex.kind, VM_EXIT_SHUTDOWN, "exit: %s", t.ex.msg);
 	cr_assert_eq(t.ex.status, 0);
 	cr_assert(strstr(t.ex.msg, "triple fault"), "exit: %s", t.ex.msg);
+}
+
+/* Count up forever in the quadword at 0x2000. */
+GUEST(counter, "mov $0x2000, %rbx\n 1: incq (%rbx)\n jmp 1b\n");
+
+struct runner {
+	struct vm *vm;
+	struct vm_exit ex;
+	struct ember_err err;
+	int ret;
+};
+
+static void *run_thread(void *arg)
+{
+	struct runner *r = arg;
+
+	r->ret = vm_run(r->vm, &r->ex, &r->err);
+	return NULL;
+}
+
+static uint64_t counter_value(struct vm *vm)
+{
+	volatile uint64_t *p = guest_mem_ptr(&vm->mem, 0x2000, sizeof(uint64_t));
+
+	cr_assert(p);
+	return *p;
+}
+
+static uint64_t wait_counter_above(struct vm *vm, uint64_t min)
+{
+	for (int i = 0; i < 10000; i++) {
+		uint64_t c = counter_value(vm);
+
+		if (c > min)
+			return c;
+		usleep(1000);
+	}
+	cr_assert_fail("the guest's counter stayed at %llu", (unsigned long long)min);
+	return 0;
+}
+
+Test(tiny_guest, pause_stops_every_vcpu_and_resume_restarts_them, .timeout = 120)
+{
+	struct vm_options opts = { .serial_in_fd = -1, .serial_out_fd = -1, .timeout_ms = 60000 };
+	struct runner r = { 0 };
+	struct vm_config cfg;
+	pthread_t th;
+	uint64_t c;
+
+	if (access("/dev/kvm", R_OK | W_OK))
+		cr_skip_test("no usable /dev/kvm");
+	config_init(&cfg);
+	cfg.machine.mem_size_mib = 4;
+	cfg.machine.vcpu_count = 2; /* both count: pause must stop both */
+	r.vm = calloc(1, sizeof(*r.vm));
+	cr_assert_eq(vm_create(r.vm, &cfg, &opts, &r.err), 0, "vm_create: %s", r.err.msg);
+	cr_assert_eq(vm_load_raw(r.vm, LAYOUT_HIMEM, counter_start,
+				 (size_t)(counter_end - counter_start), &r.err),
+		     0, "vm_load_raw: %s", r.err.msg);
+	cr_assert_eq(pthread_create(&th, NULL, run_thread, &r), 0);
+	c = wait_counter_above(r.vm, 0);
+	for (int round = 0; round < 3; round++) {
+		cr_assert_eq(vm_pause(r.vm, &r.err), 0, "vm_pause: %s", r.err.msg);
+		cr_assert(vm_paused(r.vm));
+		c = counter_value(r.vm);
+		usleep(100000);
+		cr_assert_eq(counter_value(r.vm), c, "the counter moved while paused");
+		vm_resume(r.vm);
+		cr_assert_not(vm_paused(r.vm));
+		c = wait_counter_above(r.vm, c);
+	}
+	cr_assert_eq(vm_pause(r.vm, &r.err), 0, "vm_pause: %s", r.err.msg);
+	/* Stopping a paused VM must not hang: parked vCPUs leave on the exit request. */
+	vm_request_exit(r.vm, VM_EXIT_SIGNAL, 0, "test done");
+	pthread_join(th, NULL);
+	cr_assert_eq(r.ret, 0, "vm_run: %s", r.err.msg);
+	cr_assert_eq(r.ex.kind, VM_EXIT_SIGNAL, "exit: %s", r.ex.msg);
+	vm_destroy(r.vm);
+	free(r.vm);
+	config_free(&cfg);
 }
