@@ -18,7 +18,7 @@ SANITIZE :=
 # Debian packages the project needs (`make deps`).
 DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
 	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
-	dwarves busybox-static e2fsprogs cpio curl socat qemu-system-x86
+	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86
 
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c) \
 	$(filter-out api/invoke_main.c,$(wildcard api/*.c))
@@ -125,15 +125,18 @@ test: unit unit-asan fuzz-smoke kvm-test
 
 # libFuzzer targets, built with clang and the sanitizers; FUZZ_TIME seconds each.
 FUZZ_TIME ?= 120
-FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes $(CPPFLAGS) \
+FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes \
+	-Wno-gnu-variable-sized-type-not-at-end $(CPPFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := virtq http
+FUZZ_TARGETS := virtq http api
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
 FUZZ_virtq_WHAT := the virtqueue and block request parsers
 FUZZ_http_SRCS := tests/fuzz/fuzz_http.c api/http.c
 FUZZ_http_WHAT := the API's HTTP request parser
+FUZZ_api_SRCS := tests/fuzz/fuzz_api.c $(LIB_SRCS)
+FUZZ_api_WHAT := the API's routes and request bodies
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h api/*.h)
@@ -145,7 +148,8 @@ fuzz: $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-			-artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus-$$t || exit 1; \
+			-artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus-$$t \
+			$$(ls -d tests/fuzz/seeds/$$t 2>/dev/null) || exit 1; \
 	done
 
 # A short run of each in `make test`; a crash fails the build and shows the report.
@@ -153,7 +157,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	$(Q)$(foreach t,$(FUZZ_TARGETS),mkdir -p $(BUILD)/fuzz/corpus-$(t) && \
 	if $(BUILD)/fuzz/fuzz_$(t) -max_total_time=10 -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/$(t)- $(BUILD)/fuzz/corpus-$(t) \
-		>$(BUILD)/fuzz/smoke-$(t).log 2>&1; then \
+		$(wildcard tests/fuzz/seeds/$(t)) >$(BUILD)/fuzz/smoke-$(t).log 2>&1; then \
 		echo "fuzz: $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/smoke-$(t).log) of $(FUZZ_$(t)_WHAT), no crash"; \
 	else tail -40 $(BUILD)/fuzz/smoke-$(t).log; echo "fuzz: FAILED (see $(BUILD)/fuzz/)"; exit 1; fi;)
 

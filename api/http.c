@@ -232,9 +232,29 @@ int http_response(char **out, size_t *len, int status, const char *json_body, bo
 	return 0;
 }
 
+/* A message quoting the request (its path, a body) may hold bytes that are
+ * not UTF-8, which JSON cannot carry: those become '?'. */
+static json_t *message_string(const char *msg)
+{
+	json_t *s = json_string(msg);
+	char *copy;
+
+	if (s || !msg)
+		return s;
+	copy = strdup(msg);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	s = json_string(copy);
+	free(copy);
+	return s;
+}
+
 char *http_fault_body(const char *msg)
 {
-	json_t *o = json_pack("{s:s}", "fault_message", msg);
+	json_t *o = json_pack("{s:o}", "fault_message", message_string(msg));
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);

@@ -132,15 +132,13 @@ int virtio_blk_parse(const struct guest_mem *mem, const struct virtq_chain *c, u
 /* The device: one queue, requests served on the VMM thread. */
 
 #define BLK_QUEUE_SIZE 256
-#define WARN_LIMIT     10                    /* guest-caused warnings logged per device */
 #define BLK_SEG_MAX    (VIRTQ_MAX_CHAIN - 2) /* data buffers besides header and status */
 #define BLK_CONFIG_LEN 16                    /* up to seg_max */
 
 static void guest_warn(struct virtio_blk *b, const char *what, const char *msg)
 {
-	if (++b->stats.invalid <= WARN_LIMIT)
-		log_warn("block %s: %s: %s%s", b->drive_id, what, msg,
-			 b->stats.invalid == WARN_LIMIT ? " (further ones not logged)" : "");
+	b->stats.invalid++;
+	log_warn_rl("block %s: %s: %s", b->drive_id, what, msg);
 }
 
 static int map_segs(struct virtio_blk *b, struct iovec *iov)
@@ -291,9 +289,11 @@ static int serve(struct virtio_blk *b)
 		return 0;
 	}
 	ret = execute(b);
-	if (ret < 0 && ++b->stats.io_errors <= WARN_LIMIT)
-		log_warn("block %s: request type %u at sector %" PRIu64 ": %s", b->drive_id,
-			 b->req.type, b->req.sector, strerror(-ret));
+	if (ret < 0) {
+		b->stats.io_errors++;
+		log_warn_rl("block %s: request type %u at sector %" PRIu64 ": %s", b->drive_id,
+			    b->req.type, b->req.sector, strerror(-ret));
+	}
 	complete(b, ret < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK, true);
 	return 1;
 }
@@ -436,32 +436,70 @@ static void make_id(struct virtio_blk *b, const struct stat *st)
 	memcpy(b->id, buf, strnlen(buf, sizeof(b->id)));
 }
 
+/* Open a backing file; its size in sectors and its serial number (id). */
+static int open_file(const char *drive_id, const char *path, bool read_only, int *fd_out,
+		     uint64_t *capacity, struct stat *st, struct ember_err *err)
+{
+	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return err_errno(err, "drive %s: cannot open %s", drive_id, path);
+	if (fstat(fd, st) < 0)
+		ret = err_errno(err, "drive %s: stat %s", drive_id, path);
+	else if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode))
+		ret = err_set(err, EINVAL, "drive %s: %s is not a file or block device", drive_id,
+			      path);
+	if (!ret && S_ISBLK(st->st_mode)) {
+		off_t end = lseek(fd, 0, SEEK_END);
+
+		if (end < 0)
+			ret = err_errno(err, "drive %s: size of %s", drive_id, path);
+		st->st_size = end;
+	}
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	if (st->st_size % VIRTIO_BLK_SECTOR)
+		log_warn("drive %s: %s is not a whole number of sectors; the last %lld bytes "
+			 "are not visible",
+			 drive_id, path, (long long)(st->st_size % VIRTIO_BLK_SECTOR));
+	*capacity = (uint64_t)st->st_size / VIRTIO_BLK_SECTOR;
+	*fd_out = fd;
+	return 0;
+}
+
 static int open_backing(struct virtio_blk *b, const struct virtio_blk_params *p,
 			struct ember_err *err)
 {
 	struct stat st;
+	int ret = open_file(p->drive_id, p->path, p->read_only, &b->fd, &b->capacity, &st, err);
 
-	b->fd = open(p->path, (p->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0)
-		return err_errno(err, "drive %s: cannot open %s", p->drive_id, p->path);
-	if (fstat(b->fd, &st) < 0)
-		return err_errno(err, "drive %s: stat %s", p->drive_id, p->path);
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return err_set(err, EINVAL, "drive %s: %s is not a file or block device",
-			       p->drive_id, p->path);
-	if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(b->fd, 0, SEEK_END);
+	if (!ret)
+		make_id(b, &st);
+	return ret;
+}
 
-		if (end < 0)
-			return err_errno(err, "drive %s: size of %s", p->drive_id, p->path);
-		st.st_size = end;
-	}
-	if (st.st_size % VIRTIO_BLK_SECTOR)
-		log_warn("drive %s: %s is not a whole number of sectors; the last %lld bytes "
-			 "are not visible",
-			 p->drive_id, p->path, (long long)(st.st_size % VIRTIO_BLK_SECTOR));
-	b->capacity = (uint64_t)st.st_size / VIRTIO_BLK_SECTOR;
+int virtio_blk_swap(struct virtio_blk *b, const char *path, struct ember_err *err)
+{
+	uint64_t capacity;
+	struct stat st;
+	int fd, old;
+	int ret = open_file(b->drive_id, path, b->read_only, &fd, &capacity, &st, err);
+
+	if (ret)
+		return ret;
+	/* Requests run under the transport's lock: none sees half a swap. */
+	pthread_mutex_lock(&b->transport.lock);
+	old = b->fd;
+	b->fd = fd;
+	b->capacity = capacity;
 	make_id(b, &st);
+	pthread_mutex_unlock(&b->transport.lock);
+	close(old);
+	log_info("drive %s: now backed by %s (%" PRIu64 " sectors)", b->drive_id, path, capacity);
+	virtio_mmio_config_changed(&b->transport);
 	return 0;
 }
 

@@ -78,6 +78,10 @@ int virtio_blk_open(struct virtio_blk *b, const struct virtio_blk_params *p,
 		    const struct guest_mem *mem, uint64_t base, uint32_t irq,
 		    struct ember_err *err);
 void virtio_blk_close(struct virtio_blk *b);
+/* PATCH /drives after boot (VMM thread): a new backing file, opened with the
+ * drive's mode; the guest reads the new capacity after a config interrupt.
+ * On an error the old file stays. */
+int virtio_blk_swap(struct virtio_blk *b, const char *path, struct ember_err *err);
 /* The rate limiter's timer fired (VMM thread): resume the queue. */
 void virtio_blk_ratelimit_expired(struct virtio_blk *b);
 

@@ -28,10 +28,8 @@
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
-/* What the guest's driver got wrong: logged, but never more than
- * GUEST_WARN_LIMIT times per device, so a hostile guest cannot flood the log. */
-#define GUEST_WARN_LIMIT 20
-
+/* What the guest's driver got wrong: logged at a limited rate, so a hostile
+ * guest cannot flood the log. */
 static void guest_warn(struct virtio_mmio *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -40,14 +38,11 @@ static void guest_warn(struct virtio_mmio *t, const char *fmt, ...)
 	char msg[ERR_MSG_MAX];
 	va_list ap;
 
-	if (t->warnings >= GUEST_WARN_LIMIT)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	t->warnings++;
-	log_warn("%s: %s%s", t->ops->name, msg,
-		 t->warnings == GUEST_WARN_LIMIT ? " (further driver errors not logged)" : "");
+	log_warn_rl("%s: %s", t->ops->name, msg);
 }
 
 int virtio_mmio_init(struct virtio_mmio *t, const struct virtio_dev_ops *ops, void *dev,
@@ -112,6 +107,18 @@ void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why)
 	t->status |= S_NEEDS_RESET;
 	t->config_generation++;
 	if (t->status & S_DRIVER_OK)
+		raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
+}
+
+void virtio_mmio_config_changed(struct virtio_mmio *t)
+{
+	bool notify;
+
+	pthread_mutex_lock(&t->lock);
+	t->config_generation++;
+	notify = (t->status & S_DRIVER_OK) != 0;
+	pthread_mutex_unlock(&t->lock);
+	if (notify)
 		raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
 }
 

@@ -71,7 +71,7 @@ struct virtio_mmio {
 	uint32_t config_generation;
 	uint32_t interrupt_status; /* atomic: set by the device, acked by the driver */
 	bool active;               /* DRIVER_OK accepted and the device activated */
-	unsigned warnings;         /* driver errors logged so far */
+	unsigned warnings;         /* driver errors seen (logged at a limited rate) */
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 };
 
@@ -91,6 +91,8 @@ void virtio_mmio_signal_used(struct virtio_mmio *t, unsigned q);
 /* The device cannot go on (e.g. a corrupt ring): DEVICE_NEEDS_RESET. */
 void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why);
 /* A queue notification that reached the VMM thread (ioeventfd or write). */
+/* The device's config space changed: new generation, config interrupt. */
+void virtio_mmio_config_changed(struct virtio_mmio *t);
 void virtio_mmio_kick(struct virtio_mmio *t, unsigned q);
 
 #endif

@@ -26,7 +26,6 @@
 #define RXQ         0
 #define TXQ         1
 #define NET_QUEUE   256
-#define WARN_LIMIT  10
 #define NET_CFG_LEN 6 /* mac; nothing else offered */
 #define F(bit)      (1ULL << VIRTIO_NET_F_##bit)
 #define NET_FEATURES                                                                             \
@@ -35,9 +34,8 @@
 
 static void guest_warn(struct virtio_net *n, const char *what, const char *msg)
 {
-	if (++n->stats.invalid <= WARN_LIMIT)
-		log_warn("net %s: %s: %s%s", n->iface_id, what, msg,
-			 n->stats.invalid == WARN_LIMIT ? " (further ones not logged)" : "");
+	n->stats.invalid++;
+	log_warn_rl("net %s: %s: %s", n->iface_id, what, msg);
 }
 
 static void push(struct virtio_net *n, unsigned qi, uint16_t head, uint32_t len)
@@ -189,9 +187,11 @@ static bool rx_read(struct virtio_net *n)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			if (errno != EAGAIN && ++n->stats.rx_dropped <= WARN_LIMIT)
-				log_warn("net %s: reading TAP %s: %s", n->iface_id, n->tap_name,
-					 strerror(errno));
+			if (errno != EAGAIN) {
+				n->stats.rx_dropped++;
+				log_warn_rl("net %s: reading TAP %s: %s", n->iface_id, n->tap_name,
+					    strerror(errno));
+			}
 			return false;
 		}
 		if ((size_t)r >= VIRTIO_NET_HDR_LEN)

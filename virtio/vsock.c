@@ -33,7 +33,6 @@
 #define PKT_MAX    (64 * 1024)           /* largest payload taken from the guest */
 #define CREDIT_LOW (VSOCK_BUF_ALLOC / 2) /* tell the guest when its view of our space drops below */
 #define TICK_MS    250
-#define WARN_LIMIT 10
 #define PORT_FIRST (1U << 30)
 
 enum conn_state {
@@ -81,9 +80,8 @@ static uint64_t now_ms(void)
 
 static void guest_warn(struct virtio_vsock *v, const char *msg)
 {
-	if (++v->stats.invalid <= WARN_LIMIT)
-		log_warn("vsock: %s%s", msg,
-			 v->stats.invalid == WARN_LIMIT ? " (further ones not logged)" : "");
+	v->stats.invalid++;
+	log_warn_rl("vsock: %s", msg);
 }
 
 /* Connections: hash by (local, peer) port, work list, lazy freeing. */

@@ -57,6 +57,8 @@ void config_free(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_drives; i++)
 		drive_free(&cfg->drives[i]);
 	free(cfg->vsock.uds_path);
+	free(cfg->metrics.metrics_path);
+	free(cfg->metrics.properties);
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		net_free(&cfg->nets[i]);
 	memset(cfg, 0, sizeof(*cfg));
@@ -434,7 +436,7 @@ static int parse_drive(json_t *val, const char *label, struct config_drive *d,
 	return ret;
 }
 
-static int find_drive(const struct vm_config *cfg, const char *id)
+int config_find_drive(const struct vm_config *cfg, const char *id)
 {
 	for (unsigned i = 0; i < cfg->nr_drives; i++)
 		if (!strcmp(cfg->drives[i].drive_id, id))
@@ -498,7 +500,7 @@ static int put_drive(struct vm_config *cfg, json_t *val, const char *label, cons
 	int old = -1, ret = parse_drive(val, label, &d, err);
 
 	if (!ret) {
-		old = find_drive(cfg, d.drive_id);
+		old = config_find_drive(cfg, d.drive_id);
 		ret = check_put_drive(cfg, &d, path_id, old, replace, err);
 	}
 	if (ret) {
@@ -590,7 +592,7 @@ static int parse_net(json_t *val, const char *label, struct config_net *n, struc
 	return ret;
 }
 
-static int find_net(const struct vm_config *cfg, const char *id)
+int config_find_net(const struct vm_config *cfg, const char *id)
 {
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		if (!strcmp(cfg->nets[i].iface_id, id))
@@ -644,7 +646,7 @@ static int put_net(struct vm_config *cfg, json_t *val, const char *label, const 
 	int old = -1, ret = parse_net(val, label, &n, err);
 
 	if (!ret) {
-		old = find_net(cfg, n.iface_id);
+		old = config_find_net(cfg, n.iface_id);
 		ret = check_put_net(cfg, &n, path_id, old, replace, err);
 	}
 	if (ret) {
@@ -710,6 +712,144 @@ static int parse_vsock(struct vm_config *cfg, json_t *val, struct ember_err *err
 	return 0;
 }
 
+/* PATCH /drives/{id} after boot: a new backing file and/or rate limiter. */
+static int patch_drive(struct vm_config *cfg, json_t *val, const char *path_id,
+		       struct ember_err *err)
+{
+	static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter", NULL };
+	struct config_rate_limiter rl;
+	char *id = NULL, *path = NULL;
+	int i = -1, ret = need_object(val, "drive", err);
+
+	if (!ret)
+		ret = check_keys(val, "drive", keys, err);
+	if (!ret)
+		ret = get_string(val, "drive", "drive_id", true, &id, err);
+	if (!ret && path_id && strcmp(id, path_id))
+		ret = err_set(err, EINVAL,
+			      "drive %s: the body's drive_id `%s` differs from the path's", path_id,
+			      id);
+	if (!ret && (i = config_find_drive(cfg, id)) < 0)
+		ret = err_set(err, ENOENT, "drive %s: no such drive", id);
+	if (!ret)
+		ret = get_string(val, "drive", "path_on_host", false, &path, err);
+	if (!ret)
+		ret = parse_rate_limiter(val, "drive", "rate_limiter", &rl, err);
+	free(id);
+	if (ret) {
+		free(path);
+		return ret;
+	}
+	if (path) {
+		free(cfg->drives[i].path_on_host);
+		cfg->drives[i].path_on_host = path;
+	}
+	if (json_object_get(val, "rate_limiter"))
+		cfg->drives[i].rate_limiter = rl;
+	return 0;
+}
+
+/* PATCH /network-interfaces/{id} after boot: new rate limiters. */
+static int patch_net(struct vm_config *cfg, json_t *val, const char *path_id, struct ember_err *err)
+{
+	static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
+					    NULL };
+	struct config_rate_limiter rx, tx;
+	char *id = NULL;
+	int i = -1, ret = need_object(val, "network interface", err);
+
+	if (!ret)
+		ret = check_keys(val, "network interface", keys, err);
+	if (!ret)
+		ret = get_string(val, "network interface", "iface_id", true, &id, err);
+	if (!ret && path_id && strcmp(id, path_id))
+		ret = err_set(err, EINVAL,
+			      "network interface %s: the body's iface_id `%s` differs from the "
+			      "path's",
+			      path_id, id);
+	if (!ret && (i = config_find_net(cfg, id)) < 0)
+		ret = err_set(err, ENOENT, "network interface %s: no such interface", id);
+	if (!ret)
+		ret = parse_rate_limiter(val, "network interface", "rx_rate_limiter", &rx, err);
+	if (!ret)
+		ret = parse_rate_limiter(val, "network interface", "tx_rate_limiter", &tx, err);
+	free(id);
+	if (ret)
+		return ret;
+	if (json_object_get(val, "rx_rate_limiter"))
+		cfg->nets[i].rx_rate_limiter = rx;
+	if (json_object_get(val, "tx_rate_limiter"))
+		cfg->nets[i].tx_rate_limiter = tx;
+	return 0;
+}
+
+/* "properties": an object of string values, kept as JSON text. */
+static int parse_properties(json_t *val, char **out, struct ember_err *err)
+{
+	json_t *p = json_object_get(val, "properties"), *v;
+	const char *k;
+
+	*out = NULL;
+	if (!p || json_is_null(p))
+		return 0;
+	if (!json_is_object(p))
+		return err_set(err, EINVAL, "metrics: `properties` must be an object");
+	json_object_foreach(p, k, v)
+	{
+		if (!json_is_string(v))
+			return err_set(err, EINVAL, "metrics: properties.%s must be a string", k);
+	}
+	*out = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+	return *out ? 0 : err_set(err, ENOMEM, "out of memory");
+}
+
+static int parse_metrics(struct vm_config *cfg, json_t *val, struct ember_err *err)
+{
+	static const char *const keys[] = { "metrics_path", "emit_id", "properties", NULL };
+	struct config_metrics m = { 0 };
+	int ret;
+
+	if (json_is_null(val))
+		return 0;
+	ret = need_object(val, "metrics", err);
+	if (!ret)
+		ret = check_keys(val, "metrics", keys, err);
+	if (!ret)
+		ret = get_string(val, "metrics", "metrics_path", true, &m.metrics_path, err);
+	if (!ret)
+		ret = get_bool(val, "metrics", "emit_id", &m.emit_id, err);
+	if (!ret)
+		ret = parse_properties(val, &m.properties, err);
+	if (ret) {
+		free(m.metrics_path);
+		free(m.properties);
+		return ret;
+	}
+	free(cfg->metrics.metrics_path);
+	free(cfg->metrics.properties);
+	m.set = true;
+	cfg->metrics = m;
+	return 0;
+}
+
+static int parse_entropy(struct vm_config *cfg, json_t *val, struct ember_err *err)
+{
+	static const char *const keys[] = { "rate_limiter", NULL };
+	struct config_entropy e = { .set = true };
+	int ret;
+
+	if (json_is_null(val))
+		return 0;
+	ret = need_object(val, "entropy", err);
+	if (!ret)
+		ret = check_keys(val, "entropy", keys, err);
+	if (!ret)
+		ret = parse_rate_limiter(val, "entropy", "rate_limiter", &e.rate_limiter, err);
+	if (!ret)
+		cfg->entropy = e;
+	return ret;
+}
+
 /* Sections of Firecracker's schema that this ember does not implement yet:
  * accepted when empty (as generated by tools), refused otherwise. */
 static int parse_unsupported(const char *key, json_t *val, struct ember_err *err)
@@ -727,15 +867,19 @@ static const struct section sections[] = {
 	{ "drives", parse_drives },
 	{ "network-interfaces", parse_nets },
 	{ "vsock", parse_vsock },
+	{ "metrics", parse_metrics },
+	{ "entropy", parse_entropy },
 };
 
 static const char *const later_sections[] = {
-	"metrics",    "entropy", "balloon",        "mmds-config",
-	"cpu-config", "pmem",    "memory-hotplug", NULL,
+	"balloon", "mmds-config", "cpu-config", "pmem", "memory-hotplug", NULL,
 };
 
 static int parse_section(struct vm_config *cfg, const char *key, json_t *val, struct ember_err *err)
 {
+	if (json_is_null(val) &&
+	    strcmp(key, "machine-config")) /* unset, as GET /vm/config shows it */
+		return 0;
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (!strcmp(key, sections[i].key))
 			return sections[i].parse(cfg, val, err);
@@ -783,28 +927,37 @@ static json_t *load_body(const char *text, const char *what, struct ember_err *e
 int config_put(struct vm_config *cfg, enum config_resource res, const char *id, const char *json,
 	       bool patch, struct ember_err *err)
 {
-	static const char *const names[] = { "boot-source",       "machine-config", "drive",
-					     "network interface", "vsock",          "logger" };
+	static const char *const names[] = {
+		"boot-source", "machine-config", "drive",   "network interface",
+		"vsock",       "logger",         "metrics", "entropy",
+	};
 	json_t *v = load_body(json, names[res], err);
 	int ret;
 
 	if (!v)
 		return -EINVAL;
-	if (patch && res != CONFIG_MACHINE)
+	if (patch && res != CONFIG_MACHINE && res != CONFIG_DRIVE && res != CONFIG_NET)
 		ret = err_set(err, EINVAL, "%s: PATCH is not supported here", names[res]);
+	else if (json_is_null(v) && res >= CONFIG_VSOCK)
+		ret = err_set(err, EINVAL, "%s must be a JSON object", names[res]);
 	else if (res == CONFIG_BOOT_SOURCE)
 		ret = parse_boot_source(cfg, v, err);
 	else if (res == CONFIG_MACHINE)
 		ret = apply_machine_config(cfg, v, patch, err);
 	else if (res == CONFIG_DRIVE)
-		ret = put_drive(cfg, v, "drive", id, true, err);
+		ret = patch ? patch_drive(cfg, v, id, err)
+			    : put_drive(cfg, v, "drive", id, true, err);
 	else if (res == CONFIG_NET)
-		ret = put_net(cfg, v, "network interface", id, true, err);
+		ret = patch ? patch_net(cfg, v, id, err)
+			    : put_net(cfg, v, "network interface", id, true, err);
 	else if (res == CONFIG_VSOCK)
-		ret = json_is_null(v) ? err_set(err, EINVAL, "vsock must be a JSON object")
-				      : parse_vsock(cfg, v, err);
-	else
+		ret = parse_vsock(cfg, v, err);
+	else if (res == CONFIG_LOGGER)
 		ret = parse_logger(cfg, v, err);
+	else if (res == CONFIG_METRICS)
+		ret = parse_metrics(cfg, v, err);
+	else
+		ret = parse_entropy(cfg, v, err);
 	json_decref(v);
 	return ret;
 }

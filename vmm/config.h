@@ -77,6 +77,18 @@ struct config_vsock {
 	char *uds_path;
 };
 
+struct config_metrics {
+	bool set;
+	char *metrics_path;
+	bool emit_id;
+	char *properties; /* JSON object text of string values, or NULL */
+};
+
+struct config_entropy {
+	bool set;
+	struct config_rate_limiter rate_limiter;
+};
+
 struct vm_config {
 	bool has_boot;
 	struct config_boot boot;
@@ -89,6 +101,8 @@ struct vm_config {
 	struct config_net nets[CONFIG_MAX_NETS];
 	unsigned nr_nets;
 	struct config_vsock vsock;
+	struct config_metrics metrics;
+	struct config_entropy entropy;
 };
 
 void config_init(struct vm_config *cfg);
@@ -104,16 +118,24 @@ int config_load_file(struct vm_config *cfg, const char *path, struct ember_err *
 enum config_resource {
 	CONFIG_BOOT_SOURCE, /* PUT /boot-source */
 	CONFIG_MACHINE,     /* PUT and PATCH /machine-config */
-	CONFIG_DRIVE,       /* PUT /drives/{id} */
-	CONFIG_NET,         /* PUT /network-interfaces/{id} */
+	CONFIG_DRIVE,       /* PUT /drives/{id}; PATCH: path_on_host, rate_limiter */
+	CONFIG_NET,         /* PUT /network-interfaces/{id}; PATCH: rate limiters */
 	CONFIG_VSOCK,       /* PUT /vsock */
 	CONFIG_LOGGER,      /* PUT /logger */
+	CONFIG_METRICS,     /* PUT /metrics */
+	CONFIG_ENTROPY,     /* PUT /entropy */
 };
 
 /* Apply a request body (JSON text). `id` is the path's id, which must match
  * the body's. On an error the config is unchanged and err says why. */
 int config_put(struct vm_config *cfg, enum config_resource res, const char *id, const char *json,
 	       bool patch, struct ember_err *err);
+/* The index of the drive or interface with this id, or -1. */
+int config_find_drive(const struct vm_config *cfg, const char *id);
+int config_find_net(const struct vm_config *cfg, const char *id);
+/* The config in the config file's schema, as GET /vm/config shows it:
+ * malloc'ed JSON text, or NULL when out of memory. */
+char *config_dump(const struct vm_config *cfg);
 /* Checks that need the whole config (boot source present...). */
 int config_validate(const struct vm_config *cfg, struct ember_err *err);
 

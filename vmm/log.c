@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,8 @@ static struct {
 };
 
 static _Thread_local char thread_name[32] = "main";
+static uint64_t missed_lines; /* atomic */
+static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
 	[LOG_OFF] = "Off",   [LOG_ERROR] = "Error", [LOG_WARN] = "Warning",
@@ -118,8 +121,40 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	if (n > sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
-	if (write(logger.fd, buf, n) < 0) {
-		/* Nowhere left to report a failed log write. */
-	}
+	if (write(logger.fd, buf, n) != (ssize_t)n) /* counted: nowhere else to report it */
+		__atomic_add_fetch(&missed_lines, 1, __ATOMIC_RELAXED);
 	errno = saved;
+}
+
+uint64_t log_missed(void)
+{
+	return __atomic_load_n(&missed_lines, __ATOMIC_RELAXED);
+}
+
+bool log_ratelimit_at(struct log_ratelimit *rl, uint64_t now_ns, uint64_t *suppressed)
+{
+	const uint64_t tolerance = (LOG_RL_BURST - 1) * LOG_RL_INTERVAL_NS;
+	bool pass;
+
+	pthread_mutex_lock(&ratelimit_lock);
+	/* tat_ns starts at 0: the first call always passes */
+	pass = rl->tat_ns <= now_ns + tolerance;
+	if (pass) {
+		rl->tat_ns = (rl->tat_ns > now_ns ? rl->tat_ns : now_ns) + LOG_RL_INTERVAL_NS;
+		*suppressed = rl->suppressed;
+		rl->suppressed = 0;
+	} else {
+		rl->suppressed++;
+	}
+	pthread_mutex_unlock(&ratelimit_lock);
+	return pass;
+}
+
+bool log_ratelimit(struct log_ratelimit *rl, uint64_t *suppressed)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return log_ratelimit_at(rl, (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
+				suppressed);
 }

@@ -4,6 +4,7 @@
 #define EMBER_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -34,6 +35,40 @@ void log_thread_name(const char *name);
 
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Lines written to the sink that failed (a full pipe): logger.missed_log_count. */
+uint64_t log_missed(void);
+
+/*
+ * Rate limit for messages a guest can trigger, one per call site: GCRA with
+ * a burst of LOG_RL_BURST lines, then one per LOG_RL_INTERVAL_NS; the next
+ * line that passes reports how many were suppressed.
+ */
+#define LOG_RL_BURST       10
+#define LOG_RL_INTERVAL_NS 500000000ULL
+
+struct log_ratelimit {
+	uint64_t tat_ns; /* GCRA's theoretical arrival time */
+	uint64_t suppressed;
+};
+
+/* May a line pass at now_ns? *suppressed: lines dropped since the last that passed. */
+bool log_ratelimit_at(struct log_ratelimit *rl, uint64_t now_ns, uint64_t *suppressed);
+bool log_ratelimit(struct log_ratelimit *rl, uint64_t *suppressed);
+
+#define log_ratelimited(level, ...)                                               \
+	do {                                                                      \
+		static struct log_ratelimit log_rl_; /* this call site's state */ \
+		uint64_t log_sup_;                                                \
+		if (log_enabled(level) && log_ratelimit(&log_rl_, &log_sup_)) {   \
+			if (log_sup_)                                             \
+				log_msg(level, __FILE__, __LINE__,                \
+					"%llu similar messages were suppressed",  \
+					(unsigned long long)log_sup_);            \
+			log_msg(level, __FILE__, __LINE__, __VA_ARGS__);          \
+		}                                                                 \
+	} while (0)
+#define log_warn_rl(...) log_ratelimited(LOG_WARN, __VA_ARGS__)
 
 #define log_error(...) log_msg(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)

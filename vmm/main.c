@@ -3,10 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -16,12 +19,14 @@
 #include "check_kvm.h"
 #include "config.h"
 #include "log.h"
+#include "instance.h"
 #include "vm.h"
 
 #define EMBER_VERSION    "0.1.0"
 #define EXIT_GENERIC     1
 #define EXIT_BAD_CONFIG  152
 #define EXIT_ARG_PARSING 153
+#define DEFAULT_API_SOCK "/run/ember.socket"
 
 struct args {
 	const char *config_file;
@@ -29,6 +34,9 @@ struct args {
 	const char *id;
 	const char *log_path;
 	const char *level;
+	const char *metrics_path;
+	size_t body_max;
+	uint64_t start_time_us, start_time_cpu_us; /* from ember-jailer; 0: not given */
 	bool no_api;
 	bool boot_timer;
 	bool check_kvm;
@@ -48,6 +56,11 @@ enum {
 	OPT_LEVEL,
 	OPT_SHOW_LEVEL,
 	OPT_SHOW_ORIGIN,
+	OPT_METRICS_PATH,
+	OPT_MAX_PAYLOAD,
+	OPT_START_TIME,
+	OPT_START_CPU,
+	OPT_PARENT_CPU,
 	OPT_VERSION,
 	OPT_HELP
 };
@@ -63,6 +76,11 @@ static const struct option long_opts[] = {
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
 	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
+	{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
+	{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
+	{ "start-time-us", required_argument, NULL, OPT_START_TIME },
+	{ "start-time-cpu-us", required_argument, NULL, OPT_START_CPU },
+	{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -70,19 +88,74 @@ static const struct option long_opts[] = {
 
 static void usage(FILE *out)
 {
-	fputs("usage: ember --config-file FILE --no-api [options]\n"
+	fputs("usage: ember [--api-sock PATH] [--config-file FILE] [options]\n"
+	      "       ember --config-file FILE --no-api [options]\n"
 	      "       ember --check-kvm [-q]\n\n"
-	      "  --config-file FILE   Firecracker-format VM configuration (JSON)\n"
-	      "  --no-api             run from the config file alone\n"
+	      "  --api-sock PATH      serve Firecracker's REST API on this Unix socket\n"
+	      "                       (default " DEFAULT_API_SOCK ")\n"
+	      "  --config-file FILE   Firecracker-format VM configuration (JSON); the VM starts\n"
+	      "                       at once and the API serves the running VM\n"
+	      "  --no-api             no API socket: run from the config file alone\n"
+	      "  --http-api-max-payload-size N   largest request body (default 51200 bytes)\n"
+	      "  --metrics-path PATH  write metrics (NDJSON) to this file or named pipe\n"
 	      "  --boot-timer         log the time until the guest writes the boot-timer magic\n"
 	      "  --check-kvm          check whether this host's KVM can run ember's guests\n"
 	      "  -q                   with --check-kvm: no report, exit status only\n"
-	      "  --id ID              instance id shown in log lines\n"
+	      "  --id ID              instance id shown in log lines and GET /\n"
 	      "  --log-path PATH      write log lines to PATH instead of stderr\n"
 	      "  --level LEVEL        Error, Warning, Info (default), Debug, Trace or Off\n"
 	      "  --show-level, --show-log-origin   more detail in log lines\n"
+	      "  --start-time-us, --start-time-cpu-us   set by ember-jailer\n"
 	      "  --version, --help\n",
 	      out);
+}
+
+static int parse_number(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > max) {
+		fprintf(stderr, "ember: %s needs a number up to %llu, not \"%s\"\n", opt,
+			(unsigned long long)max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_one(int c, struct args *a)
+{
+	uint64_t v;
+
+	switch (c) {
+	case OPT_CONFIG: a->config_file = optarg; return 0;
+	case OPT_NO_API: a->no_api = true; return 0;
+	case OPT_API_SOCK: a->api_sock = optarg; return 0;
+	case OPT_BOOT_TIMER: a->boot_timer = true; return 0;
+	case OPT_CHECK_KVM: a->check_kvm = true; return 0;
+	case OPT_ID: a->id = optarg; return 0;
+	case OPT_LOG_PATH: a->log_path = optarg; return 0;
+	case OPT_LEVEL: a->level = optarg; return 0;
+	case OPT_SHOW_LEVEL: a->show_level = true; return 0;
+	case OPT_SHOW_ORIGIN: a->show_origin = true; return 0;
+	case OPT_METRICS_PATH: a->metrics_path = optarg; return 0;
+	case OPT_MAX_PAYLOAD:
+		if (parse_number("--http-api-max-payload-size", optarg, 1 << 30, &v) < 0 || !v)
+			return -1;
+		a->body_max = (size_t)v;
+		return 0;
+	case OPT_START_TIME:
+		return parse_number("--start-time-us", optarg, UINT64_MAX, &a->start_time_us);
+	case OPT_START_CPU:
+		return parse_number("--start-time-cpu-us", optarg, UINT64_MAX,
+				    &a->start_time_cpu_us);
+	case OPT_PARENT_CPU: return parse_number("--parent-cpu-time-us", optarg, UINT64_MAX, &v);
+	case 'q': a->quiet = true; return 0;
+	default: return -1;
+	}
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -90,25 +163,15 @@ static int parse_args(int argc, char **argv, struct args *a)
 	int c;
 
 	memset(a, 0, sizeof(*a));
+	a->body_max = HTTP_BODY_MAX_DEFAULT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "q", long_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_CONFIG: a->config_file = optarg; break;
-		case OPT_NO_API: a->no_api = true; break;
-		case OPT_API_SOCK: a->api_sock = optarg; break;
-		case OPT_BOOT_TIMER: a->boot_timer = true; break;
-		case OPT_CHECK_KVM: a->check_kvm = true; break;
-		case OPT_ID: a->id = optarg; break;
-		case OPT_LOG_PATH: a->log_path = optarg; break;
-		case OPT_LEVEL: a->level = optarg; break;
-		case OPT_SHOW_LEVEL: a->show_level = true; break;
-		case OPT_SHOW_ORIGIN: a->show_origin = true; break;
-		case 'q': a->quiet = true; break;
-		case OPT_VERSION: printf("ember v%s\n", EMBER_VERSION); exit(0);
-		case OPT_HELP: usage(stdout); exit(0);
-		default:
-			fprintf(stderr, "ember: unknown or incomplete option %s\n",
-				argv[optind - 1]);
+		if (c == OPT_VERSION || c == OPT_HELP)
+			return c;
+		if (parse_one(c, a) < 0) {
+			if (c == '?' || c == ':')
+				fprintf(stderr, "ember: unknown or incomplete option %s\n",
+					argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -116,54 +179,50 @@ static int parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, "ember: unexpected argument %s\n", argv[optind]);
 		return -1;
 	}
-	return 0;
-}
-
-static int check_args(const struct args *a)
-{
-	if (a->check_kvm)
-		return 0;
 	if (a->no_api && !a->config_file) {
 		fprintf(stderr, "ember: --no-api requires --config-file\n");
 		return -1;
 	}
-	if (!a->no_api) {
-		fprintf(stderr,
-			"ember: the API socket%s%s is not available in this version; "
-			"run with --config-file FILE --no-api\n",
-			a->api_sock ? " " : "", a->api_sock ? a->api_sock : "");
-		return -1;
-	}
+	if (!a->api_sock)
+		a->api_sock = DEFAULT_API_SOCK;
 	return 0;
 }
 
 /* Command line flags override the config file's logger section. */
-static int setup_logging(const struct args *a, const struct vm_config *cfg)
+static int setup_logging(const struct args *a, struct instance *in)
 {
-	struct log_options opts = cfg->logger.opts;
-	const char *path = a->log_path ? a->log_path : cfg->logger.log_path;
+	struct config_logger l = in->cfg.logger;
 	struct ember_err err = { 0 };
 
-	if (a->level && log_parse_level(a->level, &opts.level) < 0) {
+	if (a->level && log_parse_level(a->level, &l.opts.level) < 0) {
 		fprintf(stderr, "ember: unknown log level %s\n", a->level);
 		return EXIT_ARG_PARSING;
 	}
-	opts.show_level |= a->show_level;
-	opts.show_origin |= a->show_origin;
-	log_configure(a->id, &opts);
-	if (path && log_set_path(path, &err) < 0) {
+	l.opts.show_level |= a->show_level;
+	l.opts.show_origin |= a->show_origin;
+	if (a->log_path)
+		l.log_path = (char *)a->log_path;
+	if (instance_apply_logger(in, &l, &err) < 0) {
 		fprintf(stderr, "ember: %s\n", err.msg);
 		return EXIT_BAD_CONFIG;
 	}
 	return 0;
 }
 
-static int open_serial_out(const struct vm_config *cfg)
+static int setup_metrics(const struct args *a, struct instance *in)
 {
-	if (!cfg->serial_out_path)
-		return STDOUT_FILENO;
-	return open(cfg->serial_out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK,
-		    0640);
+	struct config_metrics m = in->cfg.metrics;
+	struct ember_err err = { 0 };
+
+	if (a->metrics_path) {
+		m.metrics_path = (char *)a->metrics_path;
+		m.set = true;
+	}
+	if (m.set && instance_set_metrics(in, &m, &err) < 0) {
+		fprintf(stderr, "ember: %s\n", err.msg);
+		return EXIT_BAD_CONFIG;
+	}
+	return 0;
 }
 
 /* Only fds epoll can watch: a terminal, a pipe or a socket. */
@@ -191,37 +250,118 @@ static bool raw_terminal(struct termios *saved)
 	return true;
 }
 
-static int run_vm(const struct vm_config *cfg, const struct vm_options *opts)
+static int run_vm(struct instance *in)
 {
 	struct ember_err err = { 0 };
 	struct vm_exit ex = { 0 };
 	struct termios saved;
-	bool raw;
-	struct vm *vm = calloc(1, sizeof(*vm));
-	int ret;
+	bool raw = raw_terminal(&saved);
+	int ret = vm_run(in->vm, &ex, &err);
 
-	if (!vm)
-		return EXIT_GENERIC;
-	ret = vm_create(vm, cfg, opts, &err);
-	if (!ret)
-		ret = vm_load_kernel(vm, &err);
-	if (ret) {
-		log_error("cannot build the microVM: %s", err.msg);
-		vm_destroy(vm);
-		free(vm);
-		return EXIT_BAD_CONFIG;
-	}
-	raw = raw_terminal(&saved);
-	ret = vm_run(vm, &ex, &err);
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	if (ex.kind == VM_EXIT_ERROR || ex.kind == VM_EXIT_SIGNAL)
 		log_error("%s", ex.msg);
 	else
 		log_info("%s", ex.msg);
-	vm_destroy(vm);
-	free(vm);
 	return ret && ex.kind == VM_EXIT_NONE ? EXIT_GENERIC : ex.status;
+}
+
+/* SIGINT, SIGTERM and SIGHUP are read from signalfds, never delivered:
+ * blocked here, before any thread starts, so every thread inherits it. */
+static int block_signals(void)
+{
+	sigset_t sigs;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	return signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+struct api {
+	struct api_mailbox mailbox;
+	struct api_server server;
+	bool up;
+};
+
+static int start_api(const struct args *a, struct instance *in, struct api *api)
+{
+	struct ember_err err = { 0 };
+
+	if (api_mailbox_init(&api->mailbox, &err) < 0 ||
+	    api_server_start(&api->server, a->api_sock, a->body_max, api_mailbox_post,
+			     &api->mailbox, &err) < 0) {
+		log_error("cannot start the API: %s", err.msg);
+		return EXIT_GENERIC;
+	}
+	api->up = true;
+	in->mailbox = &api->mailbox;
+	return 0;
+}
+
+static void stop_api(struct api *api)
+{
+	if (!api->up)
+		return;
+	api_mailbox_close(&api->mailbox);
+	api_server_stop(&api->server);
+	api_mailbox_free(&api->mailbox);
+	api->up = false;
+}
+
+static void record_startup(const struct args *a, struct instance *in, const struct vm_options *o)
+{
+	uint64_t wall0 = a->start_time_us ? a->start_time_us : o->start_wall_us;
+	uint64_t cpu0 = a->start_time_cpu_us ? a->start_time_cpu_us : o->start_cpu_us;
+
+	in->startup_us = boottimer_now_us(CLOCK_MONOTONIC) - wall0;
+	in->startup_cpu_us = boottimer_now_us(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+	log_info("API socket %s ready after %llu us (%llu CPU us)", a->api_sock,
+		 (unsigned long long)in->startup_us, (unsigned long long)in->startup_cpu_us);
+}
+
+/* Configure, then start: from the config file at once, or when the API says. */
+static int configure_and_start(const struct args *a, struct instance *in, struct api *api,
+			       int sig_fd)
+{
+	struct ember_err err = { 0 };
+	int ret = setup_logging(a, in);
+
+	if (!ret)
+		ret = setup_metrics(a, in);
+	if (!ret && !a->no_api)
+		ret = start_api(a, in, api);
+	if (!ret && !a->no_api)
+		record_startup(a, in, &in->opts);
+	if (ret)
+		return ret;
+	if (!a->config_file) {
+		ret = instance_preboot(in, sig_fd, &err);
+		if (ret > 0)
+			log_info("stopped by signal %s before the microVM started", strsignal(ret));
+		if (ret < 0)
+			log_error("%s", err.msg);
+		return ret > 0 ? 128 + ret : ret < 0 ? EXIT_GENERIC : 0;
+	}
+	if (instance_start(in, &err) < 0) {
+		log_error("%s", err.msg);
+		return EXIT_BAD_CONFIG;
+	}
+	return 0;
+}
+
+static int finish(struct instance *in, struct api *api, int status)
+{
+	struct ember_err err = { 0 };
+
+	stop_api(api);
+	if (metrics_enabled(&in->metrics) && instance_flush_metrics(in, &err) < 0)
+		log_warn("the last metrics: %s", err.msg);
+	instance_free(in);
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -229,35 +369,42 @@ int main(int argc, char **argv)
 	struct vm_options opts = {
 		.start_wall_us = boottimer_now_us(CLOCK_MONOTONIC),
 		.start_cpu_us = boottimer_now_us(CLOCK_PROCESS_CPUTIME_ID),
+		.serial_out_fd = STDOUT_FILENO,
 	};
 	struct ember_err err = { 0 };
-	struct vm_config cfg;
+	struct api api = { .up = false };
+	struct instance in;
 	struct args a;
-	int ret;
+	int ret, sig_fd;
 
+	/* jansson seeds its hash tables now, while /dev/urandom is reachable. */
+	json_object_seed(0);
 	/* A closed console reader must not kill the VM: writes fail and are counted. */
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_args(argc, argv, &a) < 0 || check_args(&a) < 0)
+	ret = parse_args(argc, argv, &a);
+	if (ret == OPT_VERSION || ret == OPT_HELP) {
+		if (ret == OPT_VERSION)
+			printf("ember v%s\n", EMBER_VERSION);
+		else
+			usage(stdout);
+		return 0;
+	}
+	if (ret < 0)
 		return EXIT_ARG_PARSING;
 	if (a.check_kvm)
 		return check_kvm_run(NULL, stdout, a.quiet);
-	config_init(&cfg);
-	if (config_load_file(&cfg, a.config_file, &err) < 0 || config_validate(&cfg, &err) < 0) {
-		fprintf(stderr, "ember: bad configuration: %s\n", err.msg);
-		config_free(&cfg);
-		return EXIT_BAD_CONFIG;
-	}
-	ret = setup_logging(&a, &cfg);
+	sig_fd = block_signals();
 	opts.boot_timer = a.boot_timer;
-	opts.serial_out_fd = open_serial_out(&cfg);
 	opts.serial_in_fd = serial_in_fd();
-	if (!ret && opts.serial_out_fd < 0) {
-		fprintf(stderr, "ember: cannot open serial output %s: %s\n", cfg.serial_out_path,
-			strerror(errno));
-		ret = EXIT_BAD_CONFIG;
+	instance_init(&in, a.id, EMBER_VERSION, &opts);
+	if (a.config_file && config_load_file(&in.cfg, a.config_file, &err) < 0) {
+		fprintf(stderr, "ember: bad configuration: %s\n", err.msg);
+		return finish(&in, &api, EXIT_BAD_CONFIG);
 	}
-	if (!ret)
-		ret = run_vm(&cfg, &opts);
-	config_free(&cfg);
-	return ret;
+	ret = configure_and_start(&a, &in, &api, sig_fd);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (!ret && in.vm)
+		ret = run_vm(&in);
+	return finish(&in, &api, ret);
 }

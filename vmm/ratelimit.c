@@ -99,6 +99,19 @@ int ratelimit_init(struct ratelimit *rl, const struct token_bucket *bw,
 	return 0;
 }
 
+int ratelimit_update(struct ratelimit *rl, const struct token_bucket *bw,
+		     const struct token_bucket *ops, struct ember_err *err)
+{
+	rl->bw = *bw;
+	rl->ops = *ops;
+	if (rl->timer_fd >= 0 || (!tb_enabled(bw) && !tb_enabled(ops)))
+		return 0;
+	rl->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (rl->timer_fd < 0)
+		return err_errno(err, "rate limiter timerfd");
+	return 1;
+}
+
 void ratelimit_free(struct ratelimit *rl)
 {
 	if (rl->timer_fd >= 0)

@@ -45,6 +45,11 @@ void tb_refund(struct token_bucket *tb, uint64_t tokens);
 
 int ratelimit_init(struct ratelimit *rl, const struct token_bucket *bw,
 		   const struct token_bucket *ops, struct ember_err *err);
+/* New buckets (full, as Firecracker's PATCH). 1 when a timer fd was created
+ * that the event loop must now watch, 0, or -errno. A blocked limiter stays
+ * blocked until its timer fires. */
+int ratelimit_update(struct ratelimit *rl, const struct token_bucket *bw,
+		     const struct token_bucket *ops, struct ember_err *err);
 void ratelimit_free(struct ratelimit *rl);
 /*
  * May a request of `bytes` (one op) go ahead at now_ns? On false the limiter

@@ -267,11 +267,26 @@ int vcpu_set_boot_regs(struct vcpu *v, enum boot_protocol proto, uint64_t entry,
 	return 0;
 }
 
+/* One writer (this vCPU's thread): no locked instruction needed. */
+static void stat_inc(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+void vcpu_stats_read(const struct vcpu *v, struct vcpu_stats *out)
+{
+	out->io_in = __atomic_load_n(&v->stats.io_in, __ATOMIC_RELAXED);
+	out->io_out = __atomic_load_n(&v->stats.io_out, __ATOMIC_RELAXED);
+	out->mmio_read = __atomic_load_n(&v->stats.mmio_read, __ATOMIC_RELAXED);
+	out->mmio_write = __atomic_load_n(&v->stats.mmio_write, __ATOMIC_RELAXED);
+}
+
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 
+	stat_inc(run->io.direction == KVM_EXIT_IO_OUT ? &v->stats.io_out : &v->stats.io_in);
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
 		bool ok = run->io.direction == KVM_EXIT_IO_OUT
 			      ? bus_write(&v->vm->pio, run->io.port, data, run->io.size)
@@ -292,6 +307,7 @@ static void handle_mmio(struct vcpu *v)
 		      ? bus_write(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len)
 		      : bus_read(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
 
+	stat_inc(run->mmio.is_write ? &v->stats.mmio_write : &v->stats.mmio_read);
 	if (!ok && log_enabled(LOG_DEBUG))
 		log_debug("unhandled MMIO %s 0x%llx len %u", run->mmio.is_write ? "write" : "read",
 			  (unsigned long long)run->mmio.phys_addr, len);

@@ -13,6 +13,11 @@
 
 struct vm;
 
+/* Written by the vCPU's thread only, read by the VMM thread for metrics. */
+struct vcpu_stats {
+	uint64_t io_in, io_out, mmio_read, mmio_write;
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned index;
@@ -23,6 +28,7 @@ struct vcpu {
 	bool started;
 	struct cpuid_table cpuid;
 	uint64_t exits;
+	struct vcpu_stats stats;
 };
 
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned index, struct ember_err *err);
@@ -41,5 +47,7 @@ void vcpu_kick(struct vcpu *v);
 void vcpu_clock_paused(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
+/* A consistent-enough copy of v's counters, from another thread. */
+void vcpu_stats_read(const struct vcpu *v, struct vcpu_stats *out);
 
 #endif

@@ -12,6 +12,7 @@
 #include "blk.h"
 #include "net.h"
 #include "vsock.h"
+#include "rng.h"
 #include "bus.h"
 #include "cmdline.h"
 #include "config.h"
@@ -84,6 +85,7 @@ struct vm {
 	struct virtio_net *nets[CONFIG_MAX_NETS];
 	unsigned nr_nets;
 	struct virtio_vsock *vsock;
+	struct virtio_rng *rng;
 	int serial_irq_fd;
 	int i8042_irq_fd;
 
@@ -114,6 +116,11 @@ int vm_add_device(struct vm *vm, const char *name, const struct device_ops *ops,
 int vm_virtio_create(struct vm *vm, struct ember_err *err);
 int vm_virtio_cmdline(struct vm *vm, struct cmdline *cl, struct ember_err *err);
 void vm_virtio_destroy(struct vm *vm);
+/* After boot (PATCH): a drive's new backing file and/or rate limiter, an
+ * interface's new rate limiters, as the config now says. */
+int vm_virtio_update_drive(struct vm *vm, const struct config_drive *d, bool new_path,
+			   struct ember_err *err);
+int vm_virtio_update_net(struct vm *vm, const struct config_net *c, struct ember_err *err);
 
 /* Load kernel, initrd, command line and boot structures from the config. */
 int vm_load_kernel(struct vm *vm, struct ember_err *err);

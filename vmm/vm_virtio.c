@@ -244,7 +244,40 @@ static int add_vsock(struct vm *vm, const struct config_vsock *c, struct ember_e
 	return ret;
 }
 
-/* Firecracker's attach order: block devices, network interfaces, vsock. */
+static void on_rng_timer(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_rng_ratelimit_expired(ctx);
+}
+
+static int add_rng(struct vm *vm, const struct config_entropy *c, struct ember_err *err)
+{
+	struct token_bucket bw, ops;
+	uint64_t now = ratelimit_now_ns();
+	struct virtio_rng *r;
+	uint64_t base = 0;
+	uint32_t irq = 0;
+	int ret;
+
+	r = new_device(vm, sizeof(*r), &base, &irq, err);
+	if (!r)
+		return -err->code;
+	bucket(&bw, &c->rate_limiter.bandwidth, now);
+	bucket(&ops, &c->rate_limiter.ops, now);
+	ret = virtio_rng_open(r, &bw, &ops, &vm->mem, base, irq, err);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	vm->rng = r;
+	ret = attach(vm, &r->transport, "entropy", err);
+	if (!ret && r->rl.timer_fd >= 0)
+		ret = evloop_add(&vm->loop, r->rl.timer_fd, EPOLLIN, on_rng_timer, r, err);
+	return ret;
+}
+
+/* Firecracker's attach order: block devices, network interfaces, vsock, entropy. */
 int vm_virtio_create(struct vm *vm, struct ember_err *err)
 {
 	int ret = 0;
@@ -255,7 +288,60 @@ int vm_virtio_create(struct vm *vm, struct ember_err *err)
 		ret = add_net(vm, &vm->cfg->nets[i], err);
 	if (!ret && vm->cfg->vsock.set)
 		ret = add_vsock(vm, &vm->cfg->vsock, err);
+	if (!ret && vm->cfg->entropy.set)
+		ret = add_rng(vm, &vm->cfg->entropy, err);
 	return ret;
+}
+
+static int watch_timer(struct vm *vm, int created, int fd, evloop_fn fn, void *ctx,
+		       struct ember_err *err)
+{
+	if (created < 0)
+		return created;
+	return created ? evloop_add(&vm->loop, fd, EPOLLIN, fn, ctx, err) : 0;
+}
+
+int vm_virtio_update_drive(struct vm *vm, const struct config_drive *d, bool new_path,
+			   struct ember_err *err)
+{
+	struct virtio_blk_params p;
+	struct virtio_blk *b = NULL;
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->nr_blks && !b; i++)
+		if (!strcmp(vm->blks[i]->drive_id, d->drive_id))
+			b = vm->blks[i];
+	if (!b)
+		return err_set(err, ENOENT, "drive %s: no such device", d->drive_id);
+	blk_params(d, &p);
+	if (new_path)
+		ret = virtio_blk_swap(b, d->path_on_host, err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&b->transport.lock);
+	ret = ratelimit_update(&b->rl, &p.bandwidth, &p.ops, err);
+	pthread_mutex_unlock(&b->transport.lock);
+	return watch_timer(vm, ret, b->rl.timer_fd, on_blk_timer, b, err);
+}
+
+int vm_virtio_update_net(struct vm *vm, const struct config_net *c, struct ember_err *err)
+{
+	struct virtio_net_params p;
+	struct virtio_net *n = NULL;
+	int rx, tx;
+
+	for (unsigned i = 0; i < vm->nr_nets && !n; i++)
+		if (!strcmp(vm->nets[i]->iface_id, c->iface_id))
+			n = vm->nets[i];
+	if (!n)
+		return err_set(err, ENOENT, "network interface %s: no such device", c->iface_id);
+	net_params(c, &p);
+	pthread_mutex_lock(&n->transport.lock);
+	rx = ratelimit_update(&n->rx_rl, &p.rx_bandwidth, &p.rx_ops, err);
+	tx = rx < 0 ? 0 : ratelimit_update(&n->tx_rl, &p.tx_bandwidth, &p.tx_ops, err);
+	pthread_mutex_unlock(&n->transport.lock);
+	rx = watch_timer(vm, rx, n->rx_rl.timer_fd, on_net_rx_timer, n, err);
+	return rx ? rx : watch_timer(vm, tx, n->tx_rl.timer_fd, on_net_tx_timer, n, err);
 }
 
 static int root_cmdline(const struct config_drive *d, struct cmdline *cl, struct ember_err *err)
@@ -296,6 +382,11 @@ void vm_virtio_destroy(struct vm *vm)
 		virtio_vsock_close(vm->vsock);
 		free(vm->vsock);
 		vm->vsock = NULL;
+	}
+	if (vm->rng) {
+		virtio_rng_close(vm->rng);
+		free(vm->rng);
+		vm->rng = NULL;
 	}
 	vm->nr_virtio = 0;
 }

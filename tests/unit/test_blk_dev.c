@@ -322,3 +322,24 @@ Test(blk_dev, save_and_restore_checks_the_drive)
 	cr_assert(strstr(err.msg, "drive test changed"), "%s", err.msg);
 	state_writer_free(&w);
 }
+
+Test(blk_dev, a_swapped_file_shows_its_capacity_after_a_config_interrupt)
+{
+	char other[] = "/tmp/ember-blk-swap.XXXXXX";
+	struct ember_err err;
+	uint32_t gen = rd32(VIRTIO_MMIO_CONFIG_GENERATION);
+	int fd = mkstemp(other);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	cr_assert_eq(rd32(VIRTIO_MMIO_CONFIG), SECTORS);
+	cr_assert_lt(virtio_blk_swap(&blk, "/nonexistent/disk.img", &err), 0);
+	cr_assert(strstr(err.msg, "/nonexistent/disk.img"), "%s", err.msg);
+	cr_assert_eq(rd32(VIRTIO_MMIO_CONFIG), SECTORS, "a failed swap keeps the old file");
+	cr_assert_eq(virtio_blk_swap(&blk, other, &err), 0, "%s", err.msg);
+	unlink(other);
+	cr_assert_eq(rd32(VIRTIO_MMIO_CONFIG), 2048, "1 MiB: 2048 sectors");
+	cr_assert_neq(rd32(VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	cr_assert(rd32(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+}

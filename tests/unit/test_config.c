@@ -130,8 +130,7 @@ BAD(bad_huge_pages,
     "{" KERNEL
     ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"1G\"}}",
     "`huge_pages`")
-BAD(unsupported_metrics, "{" KERNEL ", \"metrics\": {\"metrics_path\": \"/m\"}}",
-    "metrics: not supported")
+BAD(unsupported_balloon, "{" KERNEL ", \"balloon\": {\"amount_mib\": 1}}", "balloon: not supported")
 BAD(vsock_reserved_cid, "{" KERNEL ", \"vsock\": {\"guest_cid\": 2, \"uds_path\": \"/v\"}}",
     "vsock: `guest_cid` is 2, it must be between 3 and")
 BAD(vsock_without_path, "{" KERNEL ", \"vsock\": {\"guest_cid\": 3}}",

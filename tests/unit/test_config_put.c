@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -200,9 +201,137 @@ Test(config_put, logger_levels_and_a_bad_one)
 	cr_assert(cfg.logger.opts.show_level);
 }
 
-Test(config_put, patch_only_for_machine_config)
+Test(config_put, patch_is_refused_where_firecracker_has_none)
 {
-	cr_assert_eq(config_put(&cfg, CONFIG_DRIVE, "a", DRIVE("a", "/a", "false"), true, &err),
+	cr_assert_eq(config_put(&cfg, CONFIG_VSOCK, NULL,
+				"{\"guest_cid\": 3, \"uds_path\": \"/v\"}", true, &err),
 		     -EINVAL);
 	cr_assert(strstr(err.msg, "PATCH"), "%s", err.msg);
+}
+
+Test(config_put, drive_patch_changes_path_and_limiter_only)
+{
+	cr_assert_eq(put(CONFIG_DRIVE, "a", DRIVE("a", "/a", "true")), 0, "%s", err.msg);
+	cr_assert_eq(config_put(&cfg, CONFIG_DRIVE, "a",
+				"{\"drive_id\": \"a\", \"path_on_host\": \"/b\", \"rate_limiter\": "
+				"{\"ops\": {\"size\": 10, \"refill_time\": 100}}}",
+				true, &err),
+		     0, "%s", err.msg);
+	cr_assert_str_eq(cfg.drives[0].path_on_host, "/b");
+	cr_assert_eq(cfg.drives[0].rate_limiter.ops.size, 10);
+	cr_assert(cfg.drives[0].is_root_device, "untouched");
+	cr_assert_eq(config_put(&cfg, CONFIG_DRIVE, "a", "{\"drive_id\": \"a\"}", true, &err), 0);
+	cr_assert_str_eq(cfg.drives[0].path_on_host, "/b", "a PATCH without a path keeps it");
+	cr_assert_eq(cfg.drives[0].rate_limiter.ops.size, 10, "and the limiter");
+}
+
+Test(config_put, drive_patch_bad_bodies)
+{
+	static const char *const bad[][2] = {
+		{ "{\"drive_id\": \"b\", \"path_on_host\": \"/b\"}", "differs" },
+		{ "{\"path_on_host\": \"/b\"}", "drive_id" },
+		{ "{\"drive_id\": \"a\", \"is_read_only\": true}", "is_read_only" },
+		{ "{\"drive_id\": \"a\", \"path_on_host\": 7}", "path_on_host" },
+		{ "{\"drive_id\": \"a\", \"rate_limiter\": {\"ops\": {\"size\": -1}}}", "size" },
+	};
+
+	cr_assert_eq(put(CONFIG_DRIVE, "a", DRIVE("a", "/a", "true")), 0, "%s", err.msg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = config_put(&cfg, CONFIG_DRIVE, "a", bad[i][0], true, &err);
+
+		cr_assert_lt(ret, 0, "accepted: %s", bad[i][0]);
+		cr_assert(strstr(err.msg, bad[i][1]), "\"%s\" lacks \"%s\"", err.msg, bad[i][1]);
+		cr_assert_str_eq(cfg.drives[0].path_on_host, "/a", "unchanged after %s", bad[i][0]);
+	}
+	cr_assert_eq(config_put(&cfg, CONFIG_DRIVE, "zz", "{\"drive_id\": \"zz\"}", true, &err),
+		     -ENOENT);
+	cr_assert(strstr(err.msg, "no such drive"), "%s", err.msg);
+}
+
+Test(config_put, net_patch_sets_only_rate_limiters)
+{
+	cr_assert_eq(put(CONFIG_NET, "eth0", NET("eth0", "tap0", "06:00:00:00:00:01")), 0, "%s",
+		     err.msg);
+	cr_assert_eq(config_put(&cfg, CONFIG_NET, "eth0",
+				"{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"bandwidth\": "
+				"{\"size\": 1000, \"refill_time\": 10}}}",
+				true, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.nets[0].tx_rate_limiter.bandwidth.size, 1000);
+	cr_assert_eq(config_put(&cfg, CONFIG_NET, "eth0",
+				"{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap9\"}", true,
+				&err),
+		     -EINVAL);
+	cr_assert(strstr(err.msg, "host_dev_name"), "%s", err.msg);
+	cr_assert_str_eq(cfg.nets[0].host_dev_name, "tap0");
+}
+
+Test(config_put, metrics_needs_a_path_and_takes_string_properties)
+{
+	refused(CONFIG_METRICS, NULL, "{}", "metrics_path");
+	refused(CONFIG_METRICS, NULL, "{\"metrics_path\": \"/m\", \"properties\": {\"a\": 1}}",
+		"properties.a");
+	refused(CONFIG_METRICS, NULL, "{\"metrics_path\": \"/m\", \"flush\": true}", "flush");
+	cr_assert(!cfg.metrics.set);
+	cr_assert_eq(put(CONFIG_METRICS, NULL,
+			 "{\"metrics_path\": \"/m\", \"emit_id\": true, \"properties\": {\"a\": "
+			 "\"b\"}}"),
+		     0, "%s", err.msg);
+	cr_assert_str_eq(cfg.metrics.metrics_path, "/m");
+	cr_assert(cfg.metrics.emit_id);
+	cr_assert_str_eq(cfg.metrics.properties, "{\"a\":\"b\"}");
+}
+
+Test(config_put, entropy_with_and_without_a_limiter)
+{
+	cr_assert_eq(put(CONFIG_ENTROPY, NULL, "{}"), 0, "%s", err.msg);
+	cr_assert(cfg.entropy.set);
+	cr_assert_eq(put(CONFIG_ENTROPY, NULL,
+			 "{\"rate_limiter\": {\"bandwidth\": {\"size\": 4096, \"refill_time\": "
+			 "1000}}}"),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.entropy.rate_limiter.bandwidth.size, 4096);
+	refused(CONFIG_ENTROPY, NULL, "{\"rate_limiter\": 5}", "rate_limiter");
+	refused(CONFIG_ENTROPY, NULL, "{\"source\": \"/dev/random\"}", "source");
+	refused(CONFIG_ENTROPY, NULL, "null", "JSON object");
+	cr_assert_eq(cfg.entropy.rate_limiter.bandwidth.size, 4096, "unchanged");
+}
+
+Test(config_put, the_config_file_takes_metrics_and_entropy_sections)
+{
+	cr_assert_eq(config_parse(&cfg,
+				  "{\"metrics\": {\"metrics_path\": \"/m\"}, \"entropy\": "
+				  "{\"rate_limiter\": null}}",
+				  &err),
+		     0, "%s", err.msg);
+	cr_assert(cfg.metrics.set);
+	cr_assert(cfg.entropy.set);
+}
+
+Test(config_put, dump_round_trips_through_the_config_file_parser)
+{
+	struct vm_config again;
+	char *text, *text2;
+
+	cr_assert_eq(put(CONFIG_BOOT_SOURCE, NULL,
+			 "{\"kernel_image_path\": \"/k\", \"boot_args\": \"quiet\"}"),
+		     0);
+	cr_assert_eq(put(CONFIG_DRIVE, "a",
+			 "{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": "
+			 "true, \"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 9}}}"),
+		     0, "%s", err.msg);
+	cr_assert_eq(put(CONFIG_NET, "eth0", NET("eth0", "tap0", "06:00:00:00:00:01")), 0);
+	cr_assert_eq(put(CONFIG_VSOCK, NULL, "{\"guest_cid\": 7, \"uds_path\": \"/v\"}"), 0);
+	cr_assert_eq(put(CONFIG_ENTROPY, NULL, "{}"), 0);
+	text = config_dump(&cfg);
+	cr_assert_not_null(text);
+	config_init(&again);
+	cr_assert_eq(config_parse(&again, text, &err), 0, "%s in %s", err.msg, text);
+	text2 = config_dump(&again);
+	cr_assert_str_eq(text, text2);
+	cr_assert_eq(again.drives[0].rate_limiter.ops.refill_time_ms, 9);
+	cr_assert_eq(again.vsock.guest_cid, 7);
+	free(text);
+	free(text2);
+	config_free(&again);
 }

@@ -237,3 +237,17 @@ Test(http, responses_have_exact_lengths)
 	free(out);
 	free(body);
 }
+
+Test(http, a_fault_message_with_bytes_that_are_not_utf8_is_still_json)
+{
+	char *body = http_fault_body("Invalid request method and/or path: PUT /a\xff\xfe"
+				     "b, caf\xc3\xa9.");
+
+	cr_assert_not_null(body);
+	cr_assert_str_eq(body, "{\"fault_message\":\"Invalid request method and/or path: PUT "
+			       "/a??b, caf??.\"}");
+	free(body);
+	body = http_fault_body("caf\xc3\xa9");
+	cr_assert_str_eq(body, "{\"fault_message\":\"caf\xc3\xa9\"}", "valid UTF-8 is kept");
+	free(body);
+}

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The instance's life: pre-boot configuration, InstanceStart, run, metrics. */
+#include "instance.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "boottimer.h"
+#include "log.h"
+
+void instance_init(struct instance *in, const char *id, const char *version,
+		   const struct vm_options *opts)
+{
+	memset(in, 0, sizeof(*in));
+	snprintf(in->id, sizeof(in->id), "%s", id ? id : INSTANCE_DEFAULT_ID);
+	in->version = version;
+	config_init(&in->cfg);
+	in->opts = *opts;
+	metrics_init(&in->metrics);
+	in->metrics_timer_fd = -1;
+}
+
+int instance_set_metrics(struct instance *in, const struct config_metrics *m, struct ember_err *err)
+{
+	if (metrics_enabled(&in->metrics))
+		return err_set(err, EALREADY, "Reinitialization of metrics not allowed.");
+	return metrics_open(&in->metrics, m->metrics_path, err);
+}
+
+int instance_apply_logger(struct instance *in, const struct config_logger *l, struct ember_err *err)
+{
+	if (l->log_path && log_set_path(l->log_path, err) < 0)
+		return -err->code;
+	log_configure(in->id, &l->opts);
+	return 0;
+}
+
+static int open_serial_out(struct instance *in, struct ember_err *err)
+{
+	const char *path = in->cfg.serial_out_path;
+
+	if (!path)
+		return 0; /* the caller's choice in opts (stdout) */
+	in->opts.serial_out_fd =
+	    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0640);
+	if (in->opts.serial_out_fd < 0)
+		return err_errno(err, "cannot open serial output %s", path);
+	return 0;
+}
+
+static void on_metrics_timer(void *ctx, int fd, uint32_t events)
+{
+	struct instance *in = ctx;
+	struct ember_err err = { 0 };
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) == sizeof(v) && instance_flush_metrics(in, &err) < 0)
+		log_warn("periodic metrics: %s", err.msg);
+}
+
+static int add_metrics_timer(struct instance *in, struct ember_err *err)
+{
+	struct itimerspec its = { .it_value = { METRICS_PERIOD_S, 0 },
+				  .it_interval = { METRICS_PERIOD_S, 0 } };
+
+	in->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (in->metrics_timer_fd < 0)
+		return err_errno(err, "timerfd for metrics");
+	if (timerfd_settime(in->metrics_timer_fd, 0, &its, NULL) < 0)
+		return err_errno(err, "timerfd_settime for metrics");
+	return evloop_add(&in->vm->loop, in->metrics_timer_fd, EPOLLIN, on_metrics_timer, in, err);
+}
+
+static void on_api(void *ctx, int fd, uint32_t events)
+{
+	struct instance *in = ctx;
+
+	(void)fd;
+	(void)events;
+	api_mailbox_serve(in->mailbox, instance_api, in);
+}
+
+static int build_vm(struct instance *in, struct ember_err *err)
+{
+	int ret;
+
+	in->vm = calloc(1, sizeof(*in->vm));
+	if (!in->vm)
+		return err_set(err, ENOMEM, "out of memory");
+	ret = vm_create(in->vm, &in->cfg, &in->opts, err);
+	if (!ret)
+		ret = vm_load_kernel(in->vm, err);
+	if (!ret)
+		ret = add_metrics_timer(in, err);
+	if (!ret && in->mailbox)
+		ret = evloop_add(&in->vm->loop, in->mailbox->fd, EPOLLIN, on_api, in, err);
+	if (ret) {
+		vm_destroy(in->vm);
+		free(in->vm);
+		in->vm = NULL;
+	}
+	return ret;
+}
+
+int instance_start(struct instance *in, struct ember_err *err)
+{
+	uint64_t t0 = boottimer_now_us(CLOCK_MONOTONIC);
+	int ret;
+
+	if (in->state != INSTANCE_NOT_STARTED)
+		return err_set(err, EALREADY, "The microVM has already been started.");
+	ret = config_validate(&in->cfg, err);
+	if (!ret)
+		ret = open_serial_out(in, err);
+	if (!ret)
+		ret = build_vm(in, err);
+	if (ret)
+		return err_prefix(err, "cannot start the microVM");
+	in->state = INSTANCE_RUNNING;
+	in->start_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
+	return 0;
+}
+
+int instance_preboot(struct instance *in, int signal_fd, struct ember_err *err)
+{
+	struct pollfd p[2] = { { .fd = in->mailbox->fd, .events = POLLIN },
+			       { .fd = signal_fd, .events = POLLIN } };
+
+	while (in->state == INSTANCE_NOT_STARTED) {
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_errno(err, "poll");
+		}
+		if ((p[1].revents & POLLIN) && read(signal_fd, &si, sizeof(si)) == sizeof(si))
+			return (int)si.ssi_signo;
+		if (p[0].revents & POLLIN)
+			api_mailbox_serve(in->mailbox, instance_api, in);
+	}
+	return 0;
+}
+
+int instance_flush_metrics(struct instance *in, struct ember_err *err)
+{
+	json_t *head = json_object();
+
+	if (!metrics_enabled(&in->metrics)) {
+		json_decref(head);
+		return err_set(err, ENODEV, "no metrics sink is configured (PUT /metrics)");
+	}
+	if (in->cfg.metrics.emit_id)
+		json_object_set_new(head, "id", json_string(in->id));
+	if (in->cfg.metrics.properties)
+		json_object_set_new(head, "properties",
+				    json_loads(in->cfg.metrics.properties, 0, NULL));
+	return metrics_write(&in->metrics, head, instance_metric_counters(in),
+			     instance_metric_stores(in), err);
+}
+
+void instance_free(struct instance *in)
+{
+	if (in->vm) {
+		vm_destroy(in->vm);
+		free(in->vm);
+		in->vm = NULL;
+	}
+	if (in->metrics_timer_fd >= 0)
+		close(in->metrics_timer_fd);
+	in->metrics_timer_fd = -1;
+	if (in->cfg.serial_out_path && in->opts.serial_out_fd >= 0)
+		close(in->opts.serial_out_fd);
+	metrics_close(&in->metrics);
+	config_free(&in->cfg);
+}
