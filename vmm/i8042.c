@@ -48,18 +48,26 @@ void i8042_destroy(struct i8042 *k)
 	pthread_mutex_destroy(&k->lock);
 }
 
-static void push(struct i8042 *k, uint8_t byte)
+static void raise_irq(struct i8042 *k)
 {
 	uint64_t one = 1;
 
+	if ((k->ctr & CTR_KBD_INT) && k->irq_fd >= 0 && write(k->irq_fd, &one, sizeof(one)) < 0) {
+		/* eventfd saturated: an interrupt is already pending */
+	}
+}
+
+/* Like the controller, one byte is presented at a time: an interrupt when
+ * the output buffer fills, and another after each read that leaves more. */
+static void push(struct i8042 *k, uint8_t byte)
+{
 	if (k->len == I8042_BUF)
 		return;
 	k->buf[(k->head + k->len) % I8042_BUF] = byte;
 	k->len++;
 	k->status |= SB_OUT_FULL;
-	if ((k->ctr & CTR_KBD_INT) && k->irq_fd >= 0 && write(k->irq_fd, &one, sizeof(one)) < 0) {
-		/* eventfd saturated: an interrupt is already pending */
-	}
+	if (k->len == 1)
+		raise_irq(k);
 }
 
 static uint8_t pop(struct i8042 *k)
@@ -72,6 +80,8 @@ static uint8_t pop(struct i8042 *k)
 	k->head = (k->head + 1) % I8042_BUF;
 	if (--k->len == 0)
 		k->status &= (uint8_t)~SB_OUT_FULL;
+	else
+		raise_irq(k);
 	return v;
 }
 

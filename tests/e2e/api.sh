@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # End-to-end: Firecracker's getting-started sequence over the API socket
 # with curl --unix-socket, then pause/resume, a second InstanceStart, a
-# drive swapped after boot, the entropy device and FlushMetrics.
+# drive swapped after boot, the entropy device, FlushMetrics and
+# SendCtrlAltDel.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +46,28 @@ wait_for() { # wait_for SECONDS CONDITION...
 ticks() { grep -c '^tick ' "$OUT" 2>/dev/null || true; }
 last_size() { sed -n 's/^tick [0-9]* size=\([0-9]*\).*/\1/p' "$OUT" | tail -1; }
 
+# Flags: --no-api needs a config file; the body limit; SIGTERM before boot.
+set +e
+"$EMBER" --no-api >/dev/null 2>"$E2E_TMP/noapi.err"
+rc=$?
+set -e
+check "--no-api without --config-file exits 153 and says why" \
+	bash -c "[ $rc = 153 ] && grep -q 'requires --config-file' '$E2E_TMP/noapi.err'"
+"$EMBER" --api-sock "$E2E_TMP/small.sock" --http-api-max-payload-size 100 \
+	>/dev/null 2>"$E2E_TMP/small.err" </dev/null &
+small=$!
+wait_for 10 test -S "$E2E_TMP/small.sock" || true
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$E2E_TMP/small.sock" -X PUT \
+	-d "{\"kernel_image_path\": \"$(printf '%0200d' 0)\"}" http://localhost/boot-source) || code=000
+check "--http-api-max-payload-size 100: a 230-byte body is a 413" test "$code" = 413
+kill -TERM "$small"
+set +e
+wait "$small"
+rc=$?
+set -e
+check "SIGTERM before InstanceStart: exit 143, socket removed" \
+	bash -c "[ $rc = 143 ] && [ ! -e '$E2E_TMP/small.sock' ]"
+
 truncate -s 1M "$E2E_TMP/scratch1.img"
 truncate -s 2M "$E2E_TMP/scratch2.img"
 # The guest: entropy from the virtio-rng device, then a tick every 100 ms with vdb's size.
@@ -64,7 +87,7 @@ api PUT /actions '{"action_type": "InstanceStart"}'
 check "InstanceStart without a boot source is a 400 with a fault_message" \
 	bash -c "[ $code = 400 ] && jq -e '.fault_message | test(\"boot-source\")' <<<'$body' >/dev/null"
 
-boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
+boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.dumbkbd ember.cmd=\"$cmd\"" \
 	'{kernel_image_path: $k, boot_args: $a}')
 api PUT /boot-source "$boot"
 check "PUT /boot-source: 204" test "$code" = 204
@@ -141,7 +164,9 @@ body=$line
 check "counters in the next line are deltas (no new InstanceStart, no pause)" \
 	bash -c "jq -e '.patch_api_requests.vm_count == 0 and .put_api_requests.actions_count == 1' <<<'$line' >/dev/null"
 
-echo "waiting for the guest to finish and ember to exit"
+api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+check "SendCtrlAltDel: 204" test "$code" = 204
+echo "waiting for the guest to reboot on Ctrl+Alt+Del and ember to exit"
 set +e
 for ((i = 0; i < 600; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && { dump_stuck "$pid" >&2; kill -KILL "$pid"; }
@@ -149,6 +174,8 @@ wait "$pid"
 rc=$?
 set -e
 check "ember exits 0 when the guest reboots" test "$rc" = 0
+check "the guest rebooted on Ctrl+Alt+Del, before its command ended" \
+	bash -c "grep -q 'guest reset' '$ERR' && ! grep -q '^tick 149' '$OUT'"
 check "the socket is removed at exit" test ! -e "$SOCK"
 check "metrics are flushed at exit" bash -c "[ \$(wc -l <'$METRICS') -ge 3 ]"
 e2e_summary

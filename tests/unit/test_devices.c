@@ -198,7 +198,15 @@ Test(i8042, keyboard_commands_and_ctrl_alt_del)
 	cr_assert_eq(rd(&i8042_ops, &k, 0), 0x83);
 	cr_assert_geq(irqs(efd), 1);
 	cr_assert_eq(i8042_send_ctrl_alt_del(&k), 0);
+	cr_assert_eq(irqs(efd), 1, "one interrupt when the output buffer fills");
 	cr_assert_eq(rd(&i8042_ops, &k, 0), 0x14, "Ctrl make code first");
+	/* Linux reads one byte per interrupt: each read that leaves more raises another. */
+	for (int i = 1; i < 11; i++) {
+		cr_assert_eq(irqs(efd), 1, "an interrupt for byte %d", i);
+		rd(&i8042_ops, &k, 0);
+	}
+	cr_assert_eq(irqs(efd), 0, "none once the buffer is empty");
+	cr_assert_eq(rd(&i8042_ops, &k, 4) & 1, 0, "output buffer empty");
 	i8042_destroy(&k);
 	close(efd);
 }
