@@ -11,7 +11,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
-CPPFLAGS += -Ivmm -Ivirtio -Iapi
+CPPFLAGS += -Ivmm -Ivirtio -Iapi -Ijailer
 LDLIBS := -ljansson -lhttp_parser -lpthread
 SANITIZE :=
 
@@ -27,10 +27,19 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 KVM_SRCS := $(wildcard tests/kvm/*.c)
 KVM_OBJS := $(KVM_SRCS:%.c=$(BUILD)/%.o)
-ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS)
+SECCOMPILER_OBJS := $(BUILD)/jailer/seccompiler.o
+JAILER_OBJS := $(patsubst %.c,$(BUILD)/%.o,jailer/args.c jailer/cgroup.c jailer/jail.c jailer/privs.c)
+# ember's built-in seccomp filters, compiled from JSON at build time.
+SECCOMP_JSON := jailer/seccomp-x86_64.json
+SECCOMP_GEN := $(BUILD)/gen/seccomp_default.o
+ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS) \
+	$(SECCOMPILER_OBJS) $(BUILD)/jailer/seccompiler_main.o $(BUILD)/tests/seccomp_forbidden.o \
+	$(JAILER_OBJS) $(BUILD)/jailer/main.o
 
 EMBER := $(BUILD)/ember
 INVOKE := $(BUILD)/ember-invoke
+SECCOMPILER := $(BUILD)/ember-seccompiler
+JAILER := $(BUILD)/ember-jailer
 LIBEMBER := $(BUILD)/libember.a
 INIT := $(BUILD)/rootfs/ember-init
 GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock $(BUILD)/rootfs/ember-sockbench \
@@ -42,7 +51,7 @@ GUEST := $(BUILD)/guest
 .PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run asan format lint clean help
 .DEFAULT_GOAL := all
 
-all: $(EMBER) $(INVOKE) $(INIT)
+all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(INIT)
 
 help:
 	@echo "make deps      install the Debian packages ember needs (apt-get)"
@@ -64,9 +73,41 @@ $(LIBEMBER): $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(EMBER): $(BUILD)/vmm/main.o $(LIBEMBER)
+# Static (and position-independent): the jail holds the binary and nothing
+# else, and no dynamic loading slows its start. Sanitizers need dynamic.
+STATIC := $(if $(SANITIZE),,-static-pie)
+
+$(EMBER): $(BUILD)/vmm/main.o $(SECCOMP_GEN) $(LIBEMBER)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $(STATIC) -o $@ $^ $(LDLIBS)
+
+# The test build: ember whose thread named in EMBER_TEST_FORBIDDEN makes a forbidden syscall.
+FORBIDDEN := $(BUILD)/tests/ember-forbidden
+$(BUILD)/tests/seccomp_forbidden.o: vmm/seccomp_filter.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -DEMBER_TEST_FORBIDDEN -c -o $@ $<
+
+$(FORBIDDEN): $(BUILD)/vmm/main.o $(BUILD)/tests/seccomp_forbidden.o $(SECCOMP_GEN) $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $(STATIC) -o $@ $^ $(LDLIBS)
+
+$(SECCOMPILER): $(BUILD)/jailer/seccompiler_main.o $(SECCOMPILER_OBJS) $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lseccomp $(LDLIBS)
+
+$(JAILER): $(BUILD)/jailer/main.o $(JAILER_OBJS) $(BUILD)/vmm/err.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcap
+
+$(BUILD)/gen/seccomp_default.c: $(SECCOMP_JSON) $(SECCOMPILER)
+	$(call say,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(SECCOMPILER) --c-array seccomp_default_filter -o $@ $(SECCOMP_JSON)
+
+$(SECCOMP_GEN): $(BUILD)/gen/seccomp_default.c
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -c -o $@ $<
 
 $(INVOKE): $(BUILD)/api/invoke_main.o $(LIBEMBER)
 	$(call say,LD,$@)
@@ -84,9 +125,15 @@ $(BUILD)/rootfs/ember-%: rootfs/%.c rootfs/io.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
-$(UNIT_BIN): $(UNIT_OBJS) $(LIBEMBER)
+# Jailed by tests/e2e/jailer.sh in ember's place: reports what it can reach.
+$(BUILD)/tests/jail-probe: tests/jail_probe.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
+
+$(UNIT_BIN): $(UNIT_OBJS) $(SECCOMPILER_OBJS) $(JAILER_OBJS) $(SECCOMP_GEN) $(LIBEMBER)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion -lseccomp -lcap $(LDLIBS)
 
 $(KVM_BIN): $(KVM_OBJS) $(LIBEMBER)
 	$(call say,LD,$@)
@@ -118,7 +165,7 @@ testhost:
 unit: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2
 
-kvm-test: $(EMBER) $(INVOKE) $(KVM_BIN) guest testhost
+kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
 	$(Q)tests/with-kvm tests/kvm-suite
 
 test: unit unit-asan fuzz-smoke kvm-test
@@ -176,7 +223,7 @@ unit-asan:
 		build-asan/tests/unit-tests
 	$(Q)build-asan/tests/unit-tests --jobs 2
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "seccomp_filter.h"
 
 #define READ_CHUNK 16384
 
@@ -171,6 +172,12 @@ static void *server_main(void *arg)
 	struct api_server *s = arg;
 	struct epoll_event evs[16];
 
+	log_thread_name("api");
+	pthread_setname_np(pthread_self(), "ember_api");
+	s->ready_ret = seccomp_thread_apply(s->seccomp, SECCOMP_THREAD_API, &s->ready_err);
+	sem_post(&s->ready);
+	if (s->ready_ret < 0)
+		return NULL;
 	for (;;) {
 		int n = epoll_wait(s->epfd, evs, 16, -1);
 
@@ -216,17 +223,38 @@ static int watch(struct api_server *s, int fd, void *tag, struct ember_err *err)
 	return 0;
 }
 
-int api_server_start(struct api_server *s, const char *path, size_t body_max, api_handler handle,
-		     void *ctx, struct ember_err *err)
+/* The thread reports whether its filter is in: serving unfiltered is no option. */
+static int start_thread(struct api_server *s, struct ember_err *err)
+{
+	int ret;
+
+	if (sem_init(&s->ready, 0, 0) < 0)
+		return err_errno(err, "api: sem_init");
+	ret = -pthread_create(&s->thread, NULL, server_main, s);
+	if (ret < 0)
+		err_set(err, -ret, "api: cannot start its thread");
+	while (!ret && sem_wait(&s->ready) < 0 && errno == EINTR)
+		;
+	s->started = ret == 0;
+	if (!ret && s->ready_ret < 0) {
+		*err = s->ready_err;
+		ret = s->ready_ret;
+	}
+	sem_destroy(&s->ready);
+	return ret;
+}
+
+int api_server_start(struct api_server *s, const struct api_server_config *c, struct ember_err *err)
 {
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = s->epfd = s->stop_fd = -1;
-	s->body_max = body_max;
-	s->handle = handle;
-	s->ctx = ctx;
-	ret = listen_on(s, path, err);
+	s->body_max = c->body_max;
+	s->handle = c->handle;
+	s->ctx = c->ctx;
+	s->seccomp = c->seccomp;
+	ret = listen_on(s, c->path, err);
 	if (!ret && ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 		     (s->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0))
 		ret = err_errno(err, "api: epoll or eventfd");
@@ -234,9 +262,8 @@ int api_server_start(struct api_server *s, const char *path, size_t body_max, ap
 		ret = watch(s, s->listen_fd, s, err);
 	if (!ret)
 		ret = watch(s, s->stop_fd, &s->stop_fd, err);
-	if (!ret && (ret = -pthread_create(&s->thread, NULL, server_main, s)) < 0)
-		err_set(err, -ret, "api: cannot start its thread");
-	s->started = ret == 0;
+	if (!ret)
+		ret = start_thread(s, err);
 	if (ret)
 		api_server_stop(s);
 	return ret;

@@ -9,6 +9,7 @@
 #define EMBER_API_SERVER_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -26,6 +27,15 @@ struct api_reply {
 typedef void (*api_handler)(void *ctx, const struct http_request *req, struct api_reply *reply);
 
 struct api_client;
+struct seccomp_filters;
+
+struct api_server_config {
+	const char *path; /* must not exist yet */
+	size_t body_max;
+	api_handler handle;
+	void *ctx;
+	const struct seccomp_filters *seccomp; /* the thread's filter; NULL: none */
+};
 
 struct api_server {
 	int listen_fd, epfd, stop_fd;
@@ -38,11 +48,16 @@ struct api_server {
 	struct api_client *clients;
 	unsigned nr_clients;
 	unsigned long requests; /* served, for metrics */
+	const struct seccomp_filters *seccomp;
+	sem_t ready; /* the thread has its filter (or failed: ready_ret) */
+	int ready_ret;
+	struct ember_err ready_err;
 };
 
-/* Listen on `path` (which must not exist) and start the server's thread. */
-int api_server_start(struct api_server *s, const char *path, size_t body_max, api_handler handle,
-		     void *ctx, struct ember_err *err);
+/* Listen on c->path and start the server's thread, which installs its
+ * seccomp filter before it serves anything. */
+int api_server_start(struct api_server *s, const struct api_server_config *c,
+		     struct ember_err *err);
 /* Stop the thread, close every connection and remove the socket. */
 void api_server_stop(struct api_server *s);
 

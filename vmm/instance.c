@@ -15,6 +15,7 @@
 
 #include "boottimer.h"
 #include "log.h"
+#include "seccomp_filter.h"
 
 void instance_init(struct instance *in, const char *id, const char *version,
 		   const struct vm_options *opts)
@@ -32,7 +33,10 @@ int instance_set_metrics(struct instance *in, const struct config_metrics *m, st
 {
 	if (metrics_enabled(&in->metrics))
 		return err_set(err, EALREADY, "Reinitialization of metrics not allowed.");
-	return metrics_open(&in->metrics, m->metrics_path, err);
+	if (metrics_open(&in->metrics, m->metrics_path, err) < 0)
+		return -err->code;
+	seccomp_handler_metrics_fd(in->metrics.fd);
+	return 0;
 }
 
 int instance_apply_logger(struct instance *in, const struct config_logger *l, struct ember_err *err)
@@ -180,6 +184,7 @@ void instance_free(struct instance *in)
 	in->metrics_timer_fd = -1;
 	if (in->cfg.serial_out_path && in->opts.serial_out_fd >= 0)
 		close(in->opts.serial_out_fd);
+	seccomp_handler_metrics_fd(-1);
 	metrics_close(&in->metrics);
 	config_free(&in->cfg);
 }

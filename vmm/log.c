@@ -126,6 +126,11 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	errno = saved;
 }
 
+int log_fd(void)
+{
+	return __atomic_load_n(&logger.fd, __ATOMIC_RELAXED);
+}
+
 uint64_t log_missed(void)
 {
 	return __atomic_load_n(&missed_lines, __ATOMIC_RELAXED);

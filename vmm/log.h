@@ -36,6 +36,8 @@ void log_thread_name(const char *name);
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The sink's fd, for a signal handler's last words. */
+int log_fd(void);
 /* Lines written to the sink that failed (a full pipe): logger.missed_log_count. */
 uint64_t log_missed(void);
 

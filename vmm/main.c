@@ -18,8 +18,9 @@
 #include "boottimer.h"
 #include "check_kvm.h"
 #include "config.h"
-#include "log.h"
 #include "instance.h"
+#include "log.h"
+#include "seccomp_filter.h"
 #include "vm.h"
 
 #define EMBER_VERSION    "0.1.0"
@@ -35,9 +36,11 @@ struct args {
 	const char *log_path;
 	const char *level;
 	const char *metrics_path;
+	const char *seccomp_filter;
 	size_t body_max;
 	uint64_t start_time_us, start_time_cpu_us; /* from ember-jailer; 0: not given */
 	bool no_api;
+	bool no_seccomp;
 	bool boot_timer;
 	bool check_kvm;
 	bool quiet;
@@ -61,6 +64,8 @@ enum {
 	OPT_START_TIME,
 	OPT_START_CPU,
 	OPT_PARENT_CPU,
+	OPT_NO_SECCOMP,
+	OPT_SECCOMP_FILTER,
 	OPT_VERSION,
 	OPT_HELP
 };
@@ -81,6 +86,8 @@ static const struct option long_opts[] = {
 	{ "start-time-us", required_argument, NULL, OPT_START_TIME },
 	{ "start-time-cpu-us", required_argument, NULL, OPT_START_CPU },
 	{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -105,6 +112,9 @@ static void usage(FILE *out)
 	      "  --log-path PATH      write log lines to PATH instead of stderr\n"
 	      "  --level LEVEL        Error, Warning, Info (default), Debug, Trace or Off\n"
 	      "  --show-level, --show-log-origin   more detail in log lines\n"
+	      "  --no-seccomp         no seccomp filters (for debugging only)\n"
+	      "  --seccomp-filter FILE  per-thread filters compiled by ember-seccompiler\n"
+	      "                       instead of the built-in ones\n"
 	      "  --start-time-us, --start-time-cpu-us   set by ember-jailer\n"
 	      "  --version, --help\n",
 	      out);
@@ -153,6 +163,8 @@ static int parse_one(int c, struct args *a)
 		return parse_number("--start-time-cpu-us", optarg, UINT64_MAX,
 				    &a->start_time_cpu_us);
 	case OPT_PARENT_CPU: return parse_number("--parent-cpu-time-us", optarg, UINT64_MAX, &v);
+	case OPT_NO_SECCOMP: a->no_seccomp = true; return 0;
+	case OPT_SECCOMP_FILTER: a->seccomp_filter = optarg; return 0;
 	case 'q': a->quiet = true; return 0;
 	default: return -1;
 	}
@@ -183,8 +195,38 @@ static int parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, "ember: --no-api requires --config-file\n");
 		return -1;
 	}
+	if (a->no_seccomp && a->seccomp_filter) {
+		fprintf(stderr, "ember: --no-seccomp and --seccomp-filter exclude each other\n");
+		return -1;
+	}
 	if (!a->api_sock)
 		a->api_sock = DEFAULT_API_SOCK;
+	return 0;
+}
+
+/* The filters each thread installs before its loop, and the SIGSYS handler.
+ * Here, before any thread exists, while every file is still reachable. */
+static int setup_seccomp(const struct args *a, struct seccomp_filters *f, struct vm_options *opts)
+{
+	struct ember_err err = { 0 };
+	int ret;
+
+	/* Time zone files are read now; a filtered thread could not open them. */
+	tzset();
+	if (a->no_seccomp)
+		return 0;
+	if (a->seccomp_filter)
+		ret = seccomp_filters_load(f, a->seccomp_filter, &err);
+	else
+		ret = seccomp_filters_parse(f, seccomp_default_filter, seccomp_default_filter_len,
+					    &err);
+	if (!ret)
+		ret = seccomp_handler_install(&err);
+	if (ret < 0) {
+		fprintf(stderr, "ember: %s\n", err.msg);
+		return EXIT_BAD_CONFIG;
+	}
+	opts->seccomp = f;
 	return 0;
 }
 
@@ -291,9 +333,16 @@ static int start_api(const struct args *a, struct instance *in, struct api *api)
 {
 	struct ember_err err = { 0 };
 
+	struct api_server_config c = {
+		.path = a->api_sock,
+		.body_max = a->body_max,
+		.handle = api_mailbox_post,
+		.ctx = &api->mailbox,
+		.seccomp = in->opts.seccomp,
+	};
+
 	if (api_mailbox_init(&api->mailbox, &err) < 0 ||
-	    api_server_start(&api->server, a->api_sock, a->body_max, api_mailbox_post,
-			     &api->mailbox, &err) < 0) {
+	    api_server_start(&api->server, &c, &err) < 0) {
 		log_error("cannot start the API: %s", err.msg);
 		return EXIT_GENERIC;
 	}
@@ -373,6 +422,7 @@ int main(int argc, char **argv)
 	};
 	struct ember_err err = { 0 };
 	struct api api = { .up = false };
+	struct seccomp_filters filters = { .buf = NULL };
 	struct instance in;
 	struct args a;
 	int ret, sig_fd;
@@ -393,6 +443,8 @@ int main(int argc, char **argv)
 		return EXIT_ARG_PARSING;
 	if (a.check_kvm)
 		return check_kvm_run(NULL, stdout, a.quiet);
+	if ((ret = setup_seccomp(&a, &filters, &opts)))
+		return ret;
 	sig_fd = block_signals();
 	opts.boot_timer = a.boot_timer;
 	opts.serial_in_fd = serial_in_fd();
@@ -406,5 +458,7 @@ int main(int argc, char **argv)
 		close(sig_fd);
 	if (!ret && in.vm)
 		ret = run_vm(&in);
-	return finish(&in, &api, ret);
+	ret = finish(&in, &api, ret);
+	seccomp_filters_free(&filters);
+	return ret;
 }

@@ -85,12 +85,13 @@ static void merge_groups(json_t *dst, json_t *src)
 
 static json_t *build_line(struct metrics *m, json_t *head, json_t *counters, json_t *stores)
 {
-	json_t *line = json_object();
+	json_t *line = json_object(), *delta = metrics_delta(counters, m->prev);
 
 	json_object_set_new(line, "utc_timestamp_ms", json_integer(utc_ms()));
 	if (head)
 		json_object_update(line, head);
-	merge_groups(line, metrics_delta(counters, m->prev));
+	merge_groups(line, delta);
+	json_decref(delta); /* merge_groups took its own references */
 	if (stores)
 		merge_groups(line, stores);
 	return line;

@@ -15,6 +15,7 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "seccomp_filter.h"
 #include "vm.h"
 
 #define GDT_CODE32 0x00cf9b000000ffffULL
@@ -402,6 +403,7 @@ static bool handle_exit(struct vcpu *v)
 static void *vcpu_loop(void *arg)
 {
 	struct vcpu *v = arg;
+	struct ember_err err = { 0 };
 	char name[16];
 	sigset_t set;
 
@@ -412,6 +414,8 @@ static void *vcpu_loop(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, kick_signal());
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (seccomp_thread_apply(v->vm->opts.seccomp, SECCOMP_THREAD_VCPU, &err) < 0)
+		vm_request_exit(v->vm, VM_EXIT_ERROR, 1, "vCPU %u: %s", v->index, err.msg);
 
 	while (!vm_exit_requested(v->vm)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {

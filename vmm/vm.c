@@ -19,6 +19,7 @@
 #include "cmdline.h"
 #include "layout.h"
 #include "log.h"
+#include "seccomp_filter.h"
 #include "mptable.h"
 
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status, const char *fmt, ...)
@@ -430,6 +431,10 @@ int vm_run(struct vm *vm, struct vm_exit *out, struct ember_err *err)
 		if (ret)
 			vm_vcpu_done(vm);
 	}
+	/* Everything is built and every vCPU started: from here the VMM thread
+	 * only serves its event loop (and API requests after boot). */
+	if (!ret)
+		ret = seccomp_thread_apply(vm->opts.seccomp, SECCOMP_THREAD_VMM, err);
 	if (!ret)
 		ret = evloop_run(&vm->loop, err);
 	if (ret)

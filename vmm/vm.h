@@ -40,6 +40,8 @@ struct vm_exit {
 	char msg[ERR_MSG_MAX];
 };
 
+struct seccomp_filters;
+
 struct vm_options {
 	const char *kvm_path; /* NULL: /dev/kvm */
 	int serial_out_fd;    /* -1: discard guest output */
@@ -48,6 +50,8 @@ struct vm_options {
 	uint64_t start_wall_us;
 	uint64_t start_cpu_us;
 	unsigned timeout_ms; /* 0: run until the guest stops */
+	/* Each thread's filter, installed as vm_run starts it; NULL: none. */
+	const struct seccomp_filters *seccomp;
 };
 
 /* Entry in the VM's fixed-order device list (creation, save, restore). */

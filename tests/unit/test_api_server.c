@@ -37,7 +37,10 @@ static void setup(void)
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/api.sock", dir);
-	cr_assert_eq(api_server_start(&srv, sock, 64, echo_handler, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(
+	    api_server_start(
+		&srv, &(struct api_server_config){ sock, 64, echo_handler, NULL, NULL }, &err),
+	    0, "%s", err.msg);
 }
 
 static void teardown(void)
@@ -226,7 +229,10 @@ Test(api_server, an_existing_path_is_refused_and_kept)
 	struct api_server other;
 	struct ember_err err = { 0 };
 
-	cr_assert_eq(api_server_start(&other, sock, 64, echo_handler, NULL, &err), -EADDRINUSE);
+	cr_assert_eq(
+	    api_server_start(
+		&other, &(struct api_server_config){ sock, 64, echo_handler, NULL, NULL }, &err),
+	    -EADDRINUSE);
 	cr_assert(strstr(err.msg, sock), "%s", err.msg);
 	cr_assert_eq(access(sock, F_OK), 0, "the running server's socket stays");
 }
