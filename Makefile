@@ -11,7 +11,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
-CPPFLAGS += -Ivmm -Ivirtio -Iapi -Ijailer
+CPPFLAGS += -Ivmm -Ivirtio -Iapi -Ijailer -Isnapshot
 LDLIBS := -ljansson -lhttp_parser -lpthread
 SANITIZE :=
 
@@ -21,6 +21,7 @@ DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev fil
 	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86
 
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c) \
+	$(filter-out snapshot/editor_main.c,$(wildcard snapshot/*.c)) \
 	$(filter-out api/invoke_main.c,$(wildcard api/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -34,12 +35,13 @@ SECCOMP_JSON := jailer/seccomp-x86_64.json
 SECCOMP_GEN := $(BUILD)/gen/seccomp_default.o
 ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS) \
 	$(SECCOMPILER_OBJS) $(BUILD)/jailer/seccompiler_main.o $(BUILD)/tests/seccomp_forbidden.o \
-	$(JAILER_OBJS) $(BUILD)/jailer/main.o
+	$(JAILER_OBJS) $(BUILD)/jailer/main.o $(BUILD)/snapshot/editor_main.o
 
 EMBER := $(BUILD)/ember
 INVOKE := $(BUILD)/ember-invoke
 SECCOMPILER := $(BUILD)/ember-seccompiler
 JAILER := $(BUILD)/ember-jailer
+EDITOR := $(BUILD)/ember-snapshot-editor
 LIBEMBER := $(BUILD)/libember.a
 INIT := $(BUILD)/rootfs/ember-init
 GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock $(BUILD)/rootfs/ember-sockbench \
@@ -51,7 +53,7 @@ GUEST := $(BUILD)/guest
 .PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run asan format lint clean help
 .DEFAULT_GOAL := all
 
-all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(INIT)
+all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(INIT)
 
 help:
 	@echo "make deps      install the Debian packages ember needs (apt-get)"
@@ -95,6 +97,10 @@ $(FORBIDDEN): $(BUILD)/vmm/main.o $(BUILD)/tests/seccomp_forbidden.o $(SECCOMP_G
 $(SECCOMPILER): $(BUILD)/jailer/seccompiler_main.o $(SECCOMPILER_OBJS) $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lseccomp $(LDLIBS)
+
+$(EDITOR): $(BUILD)/snapshot/editor_main.o $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
 
 $(JAILER): $(BUILD)/jailer/main.o $(JAILER_OBJS) $(BUILD)/vmm/err.o
 	$(call say,LD,$@)
@@ -175,7 +181,7 @@ FUZZ_TIME ?= 120
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes \
 	-Wno-gnu-variable-sized-type-not-at-end $(CPPFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := virtq http api
+FUZZ_TARGETS := virtq http api snapshot
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
@@ -184,9 +190,11 @@ FUZZ_http_SRCS := tests/fuzz/fuzz_http.c api/http.c
 FUZZ_http_WHAT := the API's HTTP request parser
 FUZZ_api_SRCS := tests/fuzz/fuzz_api.c $(LIB_SRCS)
 FUZZ_api_WHAT := the API's routes and request bodies
+FUZZ_snapshot_SRCS := tests/fuzz/fuzz_snapshot.c $(LIB_SRCS)
+FUZZ_snapshot_WHAT := the snapshot state-file loader
 
 .SECONDEXPANSION:
-$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h api/*.h)
+$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h api/*.h snapshot/*.h)
 	$(call say,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) -o $@ $(FUZZ_$*_SRCS) -ljansson -lhttp_parser -lpthread
@@ -223,7 +231,7 @@ unit-asan:
 		build-asan/tests/unit-tests
 	$(Q)build-asan/tests/unit-tests --jobs 2
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

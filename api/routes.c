@@ -38,6 +38,10 @@ static const struct route routes[] = {
 	{ HTTP_VERB_PUT, "/logger", false, NULL, API_PUT_LOGGER, API_PRE, "logger" },
 	{ HTTP_VERB_PUT, "/metrics", false, NULL, API_PUT_METRICS, API_PRE, "metrics" },
 	{ HTTP_VERB_PATCH, "/vm", false, NULL, API_PATCH_VM, API_POST, "vm" },
+	{ HTTP_VERB_PUT, "/snapshot", false, "create", API_PUT_SNAPSHOT_CREATE, API_POST,
+	  "create_snapshot" },
+	{ HTTP_VERB_PUT, "/snapshot", false, "load", API_PUT_SNAPSHOT_LOAD, API_PRE,
+	  "load_snapshot" },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))

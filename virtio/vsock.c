@@ -944,6 +944,11 @@ static int vsock_restore(void *dev, struct state_reader *r, struct ember_err *er
 	close_all(v);
 	v->next_local_port = port >= PORT_FIRST && port < 2 * PORT_FIRST ? port : PORT_FIRST;
 	v->reset_event = true;
+	/* Now, before the guest runs: a connection made after the restore must
+	 * not be torn down by a reset the guest reads later. (The transport's
+	 * lock is held and its queues are restored.) */
+	if (v->transport.active)
+		send_reset_event(v);
 	return 0;
 }
 

@@ -4,19 +4,24 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "layout.h"
 
-static int map_region(struct guest_region *r, bool hugepages, struct ember_err *err)
+/* Anonymous memory, or (fd >= 0) the file at offset, copy-on-write:
+ * clean pages come from the page cache, shared by every VM mapping it. */
+static int map_region(struct guest_region *r, bool hugepages, int fd, uint64_t offset,
+		      struct ember_err *err)
 {
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	int flags = MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0);
 	void *p;
 
 	if (hugepages)
 		flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
-	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, flags, fd, (off_t)offset);
 	if (p == MAP_FAILED)
 		return err_errno(err, "cannot map %" PRIu64 " MiB of guest memory%s", r->size >> 20,
 				 hugepages ? " in 2 MiB huge pages" : "");
@@ -26,10 +31,9 @@ static int map_region(struct guest_region *r, bool hugepages, struct ember_err *
 	return 0;
 }
 
-int guest_mem_init(struct guest_mem *mem, uint64_t size, bool hugepages, struct ember_err *err)
+static int layout(struct guest_mem *mem, uint64_t size, bool hugepages, struct ember_err *err)
 {
 	uint64_t low = size < LAYOUT_MMIO_START ? size : LAYOUT_MMIO_START;
-	int ret;
 
 	memset(mem, 0, sizeof(*mem));
 	if (size == 0 || size % LAYOUT_PAGE)
@@ -48,14 +52,46 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size, bool hugepages, struct 
 		    (struct guest_region){ .gpa = LAYOUT_MMIO_END, .size = size - low };
 		mem->nr_regions = 2;
 	}
-	for (int i = 0; i < mem->nr_regions; i++) {
-		ret = map_region(&mem->regions[i], hugepages, err);
+	return 0;
+}
+
+static int map_all(struct guest_mem *mem, int fd, struct ember_err *err)
+{
+	uint64_t offset = 0;
+
+	for (int i = 0; i < mem->nr_regions; offset += mem->regions[i++].size) {
+		int ret = map_region(&mem->regions[i], mem->hugepages, fd, offset, err);
+
 		if (ret < 0) {
 			guest_mem_free(mem);
 			return ret;
 		}
 	}
 	return 0;
+}
+
+int guest_mem_init(struct guest_mem *mem, uint64_t size, bool hugepages, struct ember_err *err)
+{
+	int ret = layout(mem, size, hugepages, err);
+
+	return ret ? ret : map_all(mem, -1, err);
+}
+
+int guest_mem_init_file(struct guest_mem *mem, uint64_t size, int fd, struct ember_err *err)
+{
+	struct stat st;
+	int ret = layout(mem, size, false, err);
+
+	if (ret)
+		return ret;
+	if (fstat(fd, &st) < 0)
+		return err_errno(err, "the memory file");
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+		return err_set(err, EINVAL,
+			       "the memory file holds %lld bytes; the VM has %" PRIu64
+			       " bytes of memory",
+			       (long long)st.st_size, size);
+	return map_all(mem, fd, err);
 }
 
 void guest_mem_init_static(struct guest_mem *mem, const struct guest_region *regions, int nr)
@@ -74,8 +110,36 @@ void guest_mem_free(struct guest_mem *mem)
 		if (mem->regions[i].host)
 			munmap(mem->regions[i].host, mem->regions[i].size);
 		mem->regions[i].host = NULL;
+		free(mem->regions[i].dirty);
+		mem->regions[i].dirty = NULL;
 	}
 	mem->nr_regions = 0;
+}
+
+static void mark_dirty(uint64_t *bitmap, uint64_t off, uint64_t len)
+{
+	for (uint64_t page = off / LAYOUT_PAGE; page <= (off + len - 1) / LAYOUT_PAGE; page++)
+		__atomic_fetch_or(&bitmap[page / 64], 1ULL << (page % 64), __ATOMIC_RELAXED);
+}
+
+int guest_mem_track_dirty(struct guest_mem *mem, struct ember_err *err)
+{
+	for (int i = 0; i < mem->nr_regions; i++) {
+		struct guest_region *r = &mem->regions[i];
+
+		if (!r->dirty && !(r->dirty = calloc((r->size / LAYOUT_PAGE + 63) / 64, 8)))
+			return err_set(err, ENOMEM, "no memory for the dirty page bitmap");
+	}
+	return 0;
+}
+
+void guest_mem_take_dirty(struct guest_mem *mem, int i, uint64_t *bitmap)
+{
+	struct guest_region *r = &mem->regions[i];
+	uint64_t words = (r->size / LAYOUT_PAGE + 63) / 64;
+
+	for (uint64_t w = 0; r->dirty && w < words; w++)
+		bitmap[w] |= __atomic_exchange_n(&r->dirty[w], 0, __ATOMIC_RELAXED);
 }
 
 void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
@@ -90,6 +154,8 @@ void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 		/* Written so that no sum can wrap: off and len each fit in size. */
 		if (len == 0 || off >= r->size || len > r->size - off)
 			continue;
+		if (r->dirty)
+			mark_dirty(r->dirty, off, len);
 		return r->host + off;
 	}
 	return NULL;

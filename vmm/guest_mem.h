@@ -15,6 +15,9 @@ struct guest_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *host;
+	/* With dirty tracking: a bit per 4 KiB page ember itself may have
+	 * written (KVM logs the guest's writes). Set atomically. */
+	uint64_t *dirty;
 };
 
 struct guest_mem {
@@ -26,13 +29,22 @@ struct guest_mem {
 
 /* Anonymous RAM of `size` bytes, split around the 32-bit MMIO hole. */
 int guest_mem_init(struct guest_mem *mem, uint64_t size, bool hugepages, struct ember_err *err);
+/* The same layout from a memory file (regions one after another in it),
+ * mapped MAP_PRIVATE: a snapshot's memory, loaded on demand. */
+int guest_mem_init_file(struct guest_mem *mem, uint64_t size, int fd, struct ember_err *err);
 /* Wrap caller-owned buffers (unit tests, snapshot files). */
 void guest_mem_init_static(struct guest_mem *mem, const struct guest_region *regions, int nr);
 void guest_mem_free(struct guest_mem *mem);
 
+/* Start tracking the pages ember reaches (for diff snapshots). */
+int guest_mem_track_dirty(struct guest_mem *mem, struct ember_err *err);
+/* Move region i's tracked pages into bitmap (OR), clearing them. */
+void guest_mem_take_dirty(struct guest_mem *mem, int i, uint64_t *bitmap);
+
 /*
  * Host pointer to [gpa, gpa + len) or NULL when any byte of it is outside
  * one RAM region. Overflow-safe for any gpa and len. len 0 is rejected.
+ * With dirty tracking on, the pages are marked: whoever asks may write.
  */
 void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 

@@ -16,6 +16,7 @@
 #include "boottimer.h"
 #include "log.h"
 #include "seccomp_filter.h"
+#include "snapshot.h"
 
 void instance_init(struct instance *in, const char *id, const char *version,
 		   const struct vm_options *opts)
@@ -93,7 +94,8 @@ static void on_api(void *ctx, int fd, uint32_t events)
 	api_mailbox_serve(in->mailbox, instance_api, in);
 }
 
-static int build_vm(struct instance *in, struct ember_err *err)
+/* Booted: the kernel loaded. Restored (snap): every state from the snapshot. */
+static int build_vm(struct instance *in, struct snapshot_file *snap, struct ember_err *err)
 {
 	int ret;
 
@@ -102,7 +104,7 @@ static int build_vm(struct instance *in, struct ember_err *err)
 		return err_set(err, ENOMEM, "out of memory");
 	ret = vm_create(in->vm, &in->cfg, &in->opts, err);
 	if (!ret)
-		ret = vm_load_kernel(in->vm, err);
+		ret = snap ? snapshot_restore(in->vm, snap, err) : vm_load_kernel(in->vm, err);
 	if (!ret)
 		ret = add_metrics_timer(in, err);
 	if (!ret && in->mailbox)
@@ -126,11 +128,26 @@ int instance_start(struct instance *in, struct ember_err *err)
 	if (!ret)
 		ret = open_serial_out(in, err);
 	if (!ret)
-		ret = build_vm(in, err);
+		ret = build_vm(in, NULL, err);
 	if (ret)
 		return err_prefix(err, "cannot start the microVM");
 	in->state = INSTANCE_RUNNING;
 	in->start_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
+	return 0;
+}
+
+int instance_restore(struct instance *in, struct snapshot_file *snap, bool resume,
+		     struct ember_err *err)
+{
+	int ret = open_serial_out(in, err);
+
+	if (!ret)
+		ret = build_vm(in, snap, err);
+	if (ret)
+		return ret;
+	if (!resume)
+		vm_start_paused(in->vm);
+	in->state = resume ? INSTANCE_RUNNING : INSTANCE_PAUSED;
 	return 0;
 }
 

@@ -38,6 +38,7 @@ struct instance {
 	uint64_t startup_us, startup_cpu_us; /* exec to API socket ready */
 	uint64_t pause_us, resume_us;        /* the last pause's and resume's latency */
 	uint64_t start_us;                   /* InstanceStart's latency */
+	uint64_t create_snapshot_us, load_snapshot_us;
 };
 
 void instance_init(struct instance *in, const char *id, const char *version,
@@ -50,6 +51,14 @@ int instance_apply_logger(struct instance *in, const struct config_logger *l,
 			  struct ember_err *err);
 /* InstanceStart: validate the config and build the VM, kernel loaded. */
 int instance_start(struct instance *in, struct ember_err *err);
+/* PUT /snapshot/load: a VM built from the configuration in cfg (already
+ * the snapshot's) and the states in snap; paused unless resume. */
+struct snapshot_file;
+int instance_restore(struct instance *in, struct snapshot_file *snap, bool resume,
+		     struct ember_err *err);
+/* instance_snapshot.c: PUT /snapshot/create and /snapshot/load bodies. */
+int instance_snapshot_create(struct instance *in, const char *body, struct ember_err *err);
+int instance_snapshot_load(struct instance *in, const char *body, struct ember_err *err);
 /* Before InstanceStart: serve API requests until one starts the VM (0) or
  * a signal in signal_fd arrives (its number, > 0). */
 int instance_preboot(struct instance *in, int signal_fd, struct ember_err *err);

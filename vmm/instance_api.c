@@ -282,16 +282,40 @@ static int patch_vm(struct instance *in, const struct api_call *c, struct api_re
 	return 0;
 }
 
+static int put_snapshot_create(struct instance *in, const struct api_call *c, struct api_reply *r,
+			       struct ember_err *err)
+{
+	(void)r;
+	return instance_snapshot_create(in, c->body, err);
+}
+
+static int put_snapshot_load(struct instance *in, const struct api_call *c, struct api_reply *r,
+			     struct ember_err *err)
+{
+	(void)r;
+	return instance_snapshot_load(in, c->body, err);
+}
+
 static const op_fn ops[API_NR_OPS] = {
-	[API_GET_INFO] = get_info,           [API_GET_VERSION] = get_version,
-	[API_GET_VM_CONFIG] = get_vm_config, [API_GET_MACHINE] = get_machine,
-	[API_PUT_ACTIONS] = put_actions,     [API_PUT_BOOT_SOURCE] = put_config,
-	[API_PUT_MACHINE] = put_config,      [API_PATCH_MACHINE] = put_config,
-	[API_PUT_DRIVE] = put_config,        [API_PATCH_DRIVE] = patch_drive,
-	[API_PUT_NET] = put_config,          [API_PATCH_NET] = patch_net,
-	[API_PUT_VSOCK] = put_config,        [API_PUT_ENTROPY] = put_config,
-	[API_PUT_LOGGER] = put_logger,       [API_PUT_METRICS] = put_metrics,
+	[API_GET_INFO] = get_info,
+	[API_GET_VERSION] = get_version,
+	[API_GET_VM_CONFIG] = get_vm_config,
+	[API_GET_MACHINE] = get_machine,
+	[API_PUT_ACTIONS] = put_actions,
+	[API_PUT_BOOT_SOURCE] = put_config,
+	[API_PUT_MACHINE] = put_config,
+	[API_PATCH_MACHINE] = put_config,
+	[API_PUT_DRIVE] = put_config,
+	[API_PATCH_DRIVE] = patch_drive,
+	[API_PUT_NET] = put_config,
+	[API_PATCH_NET] = patch_net,
+	[API_PUT_VSOCK] = put_config,
+	[API_PUT_ENTROPY] = put_config,
+	[API_PUT_LOGGER] = put_logger,
+	[API_PUT_METRICS] = put_metrics,
 	[API_PATCH_VM] = patch_vm,
+	[API_PUT_SNAPSHOT_CREATE] = put_snapshot_create,
+	[API_PUT_SNAPSHOT_LOAD] = put_snapshot_load,
 };
 
 static void log_request(const struct http_request *req)

@@ -163,9 +163,11 @@ json_t *instance_metric_counters(const struct instance *in)
 
 json_t *instance_metric_stores(const struct instance *in)
 {
-	return json_pack("{s{sIsI}s{sIsIsI}}", "api_server", "process_startup_time_us",
+	return json_pack("{s{sIsI}s{sIsIsIsIsI}}", "api_server", "process_startup_time_us",
 			 (json_int_t)in->startup_us, "process_startup_time_cpu_us",
 			 (json_int_t)in->startup_cpu_us, "latencies_us", "pause_vm",
 			 (json_int_t)in->pause_us, "resume_vm", (json_int_t)in->resume_us,
-			 "instance_start", (json_int_t)in->start_us);
+			 "instance_start", (json_int_t)in->start_us, "full_create_snapshot",
+			 (json_int_t)in->create_snapshot_us, "load_snapshot",
+			 (json_int_t)in->load_snapshot_us);
 }

@@ -110,11 +110,13 @@ int kvm_create_vm(struct kvm *kvm, bool irqchip, struct ember_err *err)
 	return ret < 0 ? ret : 0;
 }
 
-int kvm_set_memory(struct kvm *kvm, const struct guest_mem *mem, struct ember_err *err)
+int kvm_set_memory(struct kvm *kvm, const struct guest_mem *mem, bool log_dirty,
+		   struct ember_err *err)
 {
 	for (int i = 0; i < mem->nr_regions; i++) {
 		struct kvm_userspace_memory_region region = {
 			.slot = (uint32_t)i,
+			.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 			.guest_phys_addr = mem->regions[i].gpa,
 			.memory_size = mem->regions[i].size,
 			.userspace_addr = (uintptr_t)mem->regions[i].host,

@@ -24,7 +24,9 @@ int kvm_ioctl_named(int fd, unsigned long req, const char *name, void *arg, stru
 int kvm_open(struct kvm *kvm, const char *path, struct ember_err *err);
 /* Create the VM; with irqchip, also the in-kernel PIC/IOAPIC and PIT. */
 int kvm_create_vm(struct kvm *kvm, bool irqchip, struct ember_err *err);
-int kvm_set_memory(struct kvm *kvm, const struct guest_mem *mem, struct ember_err *err);
+/* Slot i = region i; log_dirty: KVM logs the guest's writes (KVM_GET_DIRTY_LOG). */
+int kvm_set_memory(struct kvm *kvm, const struct guest_mem *mem, bool log_dirty,
+		   struct ember_err *err);
 int kvm_check_cap(const struct kvm *kvm, long cap);
 /* Register an eventfd that raises GSI `gsi` when written. */
 int kvm_irqfd(struct kvm *kvm, int gsi, int *efd_out, struct ember_err *err);

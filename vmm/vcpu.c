@@ -416,7 +416,7 @@ static void *vcpu_loop(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	if (seccomp_thread_apply(v->vm->opts.seccomp, SECCOMP_THREAD_VCPU, &err) < 0)
 		vm_request_exit(v->vm, VM_EXIT_ERROR, 1, "vCPU %u: %s", v->index, err.msg);
-
+	vm_vcpu_park(v->vm, v); /* a VM restored paused waits here */
 	while (!vm_exit_requested(v->vm)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

@@ -98,6 +98,14 @@ void vm_resume(struct vm *vm)
 	pthread_mutex_unlock(&vm->run_lock);
 }
 
+void vm_start_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	vm->pause_requested = true;
+	vm->paused = true;
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
 bool vm_paused(struct vm *vm)
 {
 	bool p;
@@ -210,10 +218,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_option
 		ret = kvm_open(&vm->kvm, opts->kvm_path, err);
 	if (!ret)
 		ret = kvm_create_vm(&vm->kvm, true, err);
-	if (!ret)
+	if (!ret && opts->mem_from_file)
+		ret = guest_mem_init_file(&vm->mem, bytes, opts->mem_fd, err);
+	else if (!ret)
 		ret = guest_mem_init(&vm->mem, bytes, cfg->machine.huge_pages, err);
 	if (!ret)
-		ret = kvm_set_memory(&vm->kvm, &vm->mem, err);
+		ret = kvm_set_memory(&vm->kvm, &vm->mem, cfg->machine.track_dirty_pages, err);
+	if (!ret && cfg->machine.track_dirty_pages)
+		ret = guest_mem_track_dirty(&vm->mem, err);
 	if (!ret)
 		ret = create_devices(vm, err);
 	if (!ret)

@@ -52,6 +52,9 @@ struct vm_options {
 	unsigned timeout_ms; /* 0: run until the guest stops */
 	/* Each thread's filter, installed as vm_run starts it; NULL: none. */
 	const struct seccomp_filters *seccomp;
+	/* Snapshot restore: guest memory is mem_fd's file, mapped MAP_PRIVATE. */
+	bool mem_from_file;
+	int mem_fd;
 };
 
 /* Entry in the VM's fixed-order device list (creation, save, restore). */
@@ -140,6 +143,9 @@ bool vm_exit_requested(struct vm *vm);
  * stopped; resume restarts them. Called from the VMM thread while vm_run runs. */
 int vm_pause(struct vm *vm, struct ember_err *err);
 void vm_resume(struct vm *vm);
+/* Before vm_run: every vCPU parks before its first KVM_RUN (a restored VM
+ * loaded without resume_vm); vm_resume lets them go. */
+void vm_start_paused(struct vm *vm);
 bool vm_paused(struct vm *vm);
 /* vCPU threads: park here after a kick while a pause is requested; done on leaving the loop. */
 void vm_vcpu_park(struct vm *vm, struct vcpu *v);

@@ -3,12 +3,14 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "layout.h"
+#include "snapshot.h"
 #include "vm.h"
 
 /* Each guest is position-independent 64-bit code between NAME_start/_end. */
@@ -209,5 +211,153 @@ Test(tiny_guest, pause_stops_every_vcpu_and_resume_restarts_them, .timeout = 120
 	cr_assert_eq(r.ex.kind, VM_EXIT_SIGNAL, "exit: %s", r.ex.msg);
 	vm_destroy(r.vm);
 	free(r.vm);
+	config_free(&cfg);
+}
+
+static void counter_vm(struct runner *r, struct vm_config *cfg, const struct vm_options *opts)
+{
+	r->vm = calloc(1, sizeof(*r->vm));
+	cr_assert_eq(vm_create(r->vm, cfg, opts, &r->err), 0, "vm_create: %s", r->err.msg);
+}
+
+static void stop_vm(struct runner *r, pthread_t th)
+{
+	vm_request_exit(r->vm, VM_EXIT_SIGNAL, 0, "test done");
+	pthread_join(th, NULL);
+	cr_assert_eq(r->ret, 0, "vm_run: %s", r->err.msg);
+	vm_destroy(r->vm);
+	free(r->vm);
+}
+
+/* A 2-vCPU guest counting in memory, snapshotted while paused, restored
+ * into a second VM from the files: the count is there and goes on. */
+Test(tiny_guest, a_snapshot_restores_into_a_new_vm_and_the_guest_goes_on, .timeout = 120)
+{
+	struct vm_options opts = { .serial_in_fd = -1, .serial_out_fd = -1, .timeout_ms = 60000 };
+	char dir[] = "/tmp/ember-snap.XXXXXX", state[64], mem[64];
+	struct runner a = { 0 }, b = { 0 };
+	struct snapshot_file f;
+	struct vm_config cfg, cfg2;
+	pthread_t th;
+	uint64_t c;
+
+	if (access("/dev/kvm", R_OK | W_OK))
+		cr_skip_test("no usable /dev/kvm");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(mem, sizeof(mem), "%s/mem", dir);
+	config_init(&cfg);
+	cfg.machine.mem_size_mib = 4;
+	cfg.machine.vcpu_count = 2;
+	counter_vm(&a, &cfg, &opts);
+	cr_assert_eq(vm_load_raw(a.vm, LAYOUT_HIMEM, counter_start,
+				 (size_t)(counter_end - counter_start), &a.err),
+		     0, "vm_load_raw: %s", a.err.msg);
+	cr_assert_eq(pthread_create(&th, NULL, run_thread, &a), 0);
+	wait_counter_above(a.vm, 1000);
+	cr_assert_eq(vm_pause(a.vm, &a.err), 0, "vm_pause: %s", a.err.msg);
+	c = counter_value(a.vm);
+	cr_assert_eq(snapshot_create(a.vm, &cfg, state, mem, false, &a.err), 0, "snapshot: %s",
+		     a.err.msg);
+	stop_vm(&a, th);
+
+	cr_assert_eq(snapshot_read(&f, state, &b.err), 0, "snapshot_read: %s", b.err.msg);
+	config_init(&cfg2);
+	cr_assert_eq(config_parse(&cfg2, f.config_json, &b.err), 0, "config: %s", b.err.msg);
+	cr_assert_eq(cfg2.machine.vcpu_count, 2);
+	opts.mem_from_file = true;
+	opts.mem_fd = open(mem, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(opts.mem_fd, 0);
+	counter_vm(&b, &cfg2, &opts);
+	cr_assert_eq(snapshot_restore(b.vm, &f, &b.err), 0, "restore: %s", b.err.msg);
+	cr_assert_eq(counter_value(b.vm), c, "the restored memory holds the count");
+	cr_assert_eq(pthread_create(&th, NULL, run_thread, &b), 0);
+	wait_counter_above(b.vm, c + 1000);
+	stop_vm(&b, th);
+	close(opts.mem_fd);
+	snapshot_file_free(&f);
+	config_free(&cfg);
+	config_free(&cfg2);
+	unlink(state);
+	unlink(mem);
+	rmdir(dir);
+}
+
+static void *read_file(const char *path, size_t size)
+{
+	uint8_t *buf = calloc(1, size);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	cr_assert(buf && fd >= 0, "%s", path);
+	cr_assert_eq(pread(fd, buf, size, 0), (ssize_t)size, "%s is short", path);
+	close(fd);
+	return buf;
+}
+
+static void copy_file(const char *from, const char *to, size_t size)
+{
+	void *buf = read_file(from, size);
+	int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	cr_assert_eq(write(fd, buf, size), (ssize_t)size);
+	close(fd);
+	free(buf);
+}
+
+/* With dirty tracking: a full snapshot, then the guest runs on, then a diff
+ * and a full snapshot of the same moment. The diff rebased onto the first
+ * full snapshot equals the second byte for byte, and restores. */
+Test(tiny_guest, a_diff_rebased_onto_its_base_equals_a_full_snapshot, .timeout = 120)
+{
+	struct vm_options opts = { .serial_in_fd = -1, .serial_out_fd = -1, .timeout_ms = 60000 };
+	char dir[] = "/tmp/ember-diff.XXXXXX", p[6][80];
+	const char *names[6] = { "base.state", "base.mem", "diff.state",
+				 "diff.mem",   "full.mem", "full.state" };
+	size_t size = 4 << 20;
+	struct runner a = { 0 };
+	struct vm_config cfg;
+	pthread_t th;
+	uint8_t *merged, *full;
+	uint64_t c;
+
+	if (access("/dev/kvm", R_OK | W_OK))
+		cr_skip_test("no usable /dev/kvm");
+	cr_assert_not_null(mkdtemp(dir));
+	for (int i = 0; i < 6; i++)
+		snprintf(p[i], sizeof(p[i]), "%s/%s", dir, names[i]);
+	config_init(&cfg);
+	cfg.machine.mem_size_mib = 4;
+	cfg.machine.track_dirty_pages = true;
+	counter_vm(&a, &cfg, &opts);
+	cr_assert_eq(vm_load_raw(a.vm, LAYOUT_HIMEM, counter_start,
+				 (size_t)(counter_end - counter_start), &a.err),
+		     0, "vm_load_raw: %s", a.err.msg);
+	cr_assert_eq(pthread_create(&th, NULL, run_thread, &a), 0);
+	c = wait_counter_above(a.vm, 1000);
+	cr_assert_eq(vm_pause(a.vm, &a.err), 0, "%s", a.err.msg);
+	cr_assert_eq(snapshot_create(a.vm, &cfg, p[0], p[1], false, &a.err), 0, "%s", a.err.msg);
+	vm_resume(a.vm);
+	wait_counter_above(a.vm, counter_value(a.vm) + 100000);
+	cr_assert_eq(vm_pause(a.vm, &a.err), 0, "%s", a.err.msg);
+	c = counter_value(a.vm);
+	cr_assert_eq(snapshot_create(a.vm, &cfg, p[2], p[3], true, &a.err), 0, "%s", a.err.msg);
+	cr_assert_eq(snapshot_create(a.vm, &cfg, p[5], p[4], false, &a.err), 0, "%s", a.err.msg);
+	stop_vm(&a, th);
+
+	cr_assert_eq(snapshot_rebase(p[1], p[3], &a.err), 0, "rebase: %s", a.err.msg);
+	merged = read_file(p[1], size);
+	full = read_file(p[4], size);
+	cr_assert_eq(memcmp(merged, full, size), 0,
+		     "the rebased base differs from the full snapshot");
+	cr_assert_eq(*(uint64_t *)(merged + 0x2000), c, "the count at the diff is in the merge");
+	free(merged);
+	free(full);
+	cr_assert_lt(snapshot_rebase(p[1], p[0], &a.err), 0, "a state file is no diff of it");
+	copy_file(p[4], p[1], 0); /* an empty file: sizes differ */
+	cr_assert_lt(snapshot_rebase(p[1], p[3], &a.err), 0);
+	cr_assert(strstr(a.err.msg, "not snapshots of one VM"), "%s", a.err.msg);
+	for (int i = 0; i < 6; i++)
+		unlink(p[i]);
+	rmdir(dir);
 	config_free(&cfg);
 }
