@@ -21,7 +21,7 @@ DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev fil
 	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86
 
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c) \
-	$(filter-out snapshot/editor_main.c,$(wildcard snapshot/*.c)) \
+	$(filter-out snapshot/editor_main.c snapshot/uffd_handler.c,$(wildcard snapshot/*.c)) \
 	$(filter-out api/invoke_main.c,$(wildcard api/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -35,13 +35,15 @@ SECCOMP_JSON := jailer/seccomp-x86_64.json
 SECCOMP_GEN := $(BUILD)/gen/seccomp_default.o
 ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS) \
 	$(SECCOMPILER_OBJS) $(BUILD)/jailer/seccompiler_main.o $(BUILD)/tests/seccomp_forbidden.o \
-	$(JAILER_OBJS) $(BUILD)/jailer/main.o $(BUILD)/snapshot/editor_main.o
+	$(JAILER_OBJS) $(BUILD)/jailer/main.o $(BUILD)/snapshot/editor_main.o \
+	$(BUILD)/snapshot/uffd_handler.o
 
 EMBER := $(BUILD)/ember
 INVOKE := $(BUILD)/ember-invoke
 SECCOMPILER := $(BUILD)/ember-seccompiler
 JAILER := $(BUILD)/ember-jailer
 EDITOR := $(BUILD)/ember-snapshot-editor
+UFFD := $(BUILD)/ember-uffd
 LIBEMBER := $(BUILD)/libember.a
 INIT := $(BUILD)/rootfs/ember-init
 GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock $(BUILD)/rootfs/ember-sockbench \
@@ -53,7 +55,7 @@ GUEST := $(BUILD)/guest
 .PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run asan format lint clean help
 .DEFAULT_GOAL := all
 
-all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(INIT)
+all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(UFFD) $(INIT)
 
 help:
 	@echo "make deps      install the Debian packages ember needs (apt-get)"
@@ -97,6 +99,10 @@ $(FORBIDDEN): $(BUILD)/vmm/main.o $(BUILD)/tests/seccomp_forbidden.o $(SECCOMP_G
 $(SECCOMPILER): $(BUILD)/jailer/seccompiler_main.o $(SECCOMPILER_OBJS) $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lseccomp $(LDLIBS)
+
+$(UFFD): $(BUILD)/snapshot/uffd_handler.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -ljansson -lpthread
 
 $(EDITOR): $(BUILD)/snapshot/editor_main.o $(LIBEMBER)
 	$(call say,LD,$@)

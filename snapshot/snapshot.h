@@ -68,6 +68,13 @@ void snapshot_file_free(struct snapshot_file *f);
  * memory file): the VM's, every vCPU's and every device's state. */
 int snapshot_restore(struct vm *vm, struct snapshot_file *f, struct ember_err *err);
 
+/* uffd.c: register guest memory with a new userfaultfd and hand it, with
+ * the region list, to the page-fault handler at path (Firecracker's
+ * protocol). *sock_out ends (EOF) when the handler goes away. */
+struct guest_mem;
+int snapshot_uffd_connect(const struct guest_mem *mem, const char *path, int *sock_out,
+			  int *uffd_out, struct ember_err *err);
+
 /* vm_state.c, vcpu_state.c: the KVM state of the VM and of one vCPU. */
 int snapshot_vm_save(const struct kvm *kvm, struct state_writer *w, struct ember_err *err);
 int snapshot_vm_restore(const struct kvm *kvm, struct state_reader *r, struct ember_err *err);

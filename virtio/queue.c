@@ -196,6 +196,18 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written, struct ember_er
 	return 0;
 }
 
+void virtq_notify_on_next(struct virtq *q)
+{
+	volatile uint16_t *idx = avail_field(q, 2);
+	volatile uint16_t *ev;
+
+	if (!q->event_idx || !idx)
+		return; /* without EVENT_IDX the driver notifies every time */
+	ev = guest_mem_ptr(q->mem, q->used_gpa + 4 + 8ULL * q->size, 2);
+	if (ev)
+		__atomic_store_n(ev, *idx, __ATOMIC_RELEASE);
+}
+
 bool virtq_needs_notify(struct virtq *q)
 {
 	uint16_t old = q->signalled_used, now = q->used_idx;

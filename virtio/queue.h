@@ -61,6 +61,9 @@ int virtq_pop_dir(struct virtq *q, struct virtq_chain *c, bool writable, struct 
 /* Return a chain to the driver with `written` bytes filled in. */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written, struct ember_err *err);
 /* Whether the driver wants an interrupt for what was pushed (§2.7.10). */
+/* Ask the driver to notify when it next makes a buffer available, even
+ * before the device has used the ones it has (avail_event, §2.7.10). */
+void virtq_notify_on_next(struct virtq *q);
 bool virtq_needs_notify(struct virtq *q);
 /* Put the chain just popped back: it is taken again by the next pop. */
 void virtq_unpop(struct virtq *q);

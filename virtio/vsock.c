@@ -436,6 +436,9 @@ static void rx_process(struct virtio_vsock *v)
 	bool done = false;
 	uint32_t len;
 
+	if (v->reset_wait_until_ms && now_ms() < v->reset_wait_until_ms)
+		return;
+	v->reset_wait_until_ms = 0;
 	while ((v->rst_len || v->work_head) && pop(v, RXQ, true) == 1) {
 		if (v->chain.writable < HDR_LEN) {
 			guest_warn(v, "rx buffer smaller than a packet header");
@@ -811,10 +814,15 @@ static void send_reset_event(struct virtio_vsock *v)
 	if (!v->reset_event || pop(v, EVQ, true) != 1)
 		return;
 	v->reset_event = false;
-	if (v->chain.writable < sizeof(ev) || chain_copy(v, &ev, sizeof(ev), true) < 0)
+	if (v->chain.writable < sizeof(ev) || chain_copy(v, &ev, sizeof(ev), true) < 0) {
 		push(v, EVQ, v->chain.head, 0);
-	else
+	} else {
 		push(v, EVQ, v->chain.head, sizeof(ev));
+		v->reset_wait_until_ms = now_ms() + VSOCK_RESET_WAIT_MS;
+		/* The driver refills the event queue once it has handled the
+		 * reset: have that refill notify us. */
+		virtq_notify_on_next(&v->transport.queues[EVQ]);
+	}
 	virtio_mmio_signal_used(&v->transport, EVQ);
 }
 
@@ -876,6 +884,8 @@ static void vsock_notify(void *dev, unsigned q)
 
 	if (q == TXQ)
 		tx_process(v);
+	if (q == EVQ) /* the driver took the reset and gave a new buffer */
+		v->reset_wait_until_ms = 0;
 	send_reset_event(v);
 	rx_process(v); /* after tx (replies) and rx kicks (new buffers) alike */
 	reap(v);
@@ -916,7 +926,10 @@ static void close_all(struct virtio_vsock *v)
 /* A driver reset forgets every connection: the host sides see them close. */
 static void vsock_reset(void *dev)
 {
-	close_all(dev);
+	struct virtio_vsock *v = dev;
+
+	close_all(v);
+	v->reset_wait_until_ms = 0;
 }
 
 static void vsock_save(void *dev, struct state_writer *w)

@@ -24,6 +24,7 @@
 #define VSOCK_HASH          2048
 #define VSOCK_RST_QUEUE     128
 #define VSOCK_TIMEOUT_MS    2000 /* connection request and shutdown */
+#define VSOCK_RESET_WAIT_MS 5000 /* at most, for the driver to take a transport reset */
 #define VSOCK_PATH_MAX      108  /* sun_path */
 #define VSOCK_HANDSHAKE_MAX 32
 
@@ -62,6 +63,10 @@ struct virtio_vsock {
 	struct vsock_rst rsts[VSOCK_RST_QUEUE];
 	unsigned rst_head, rst_len;
 	bool reset_event; /* send TRANSPORT_RESET on the event queue */
+	/* After that event: no packet goes to the guest until its driver has
+	 * handled it (it refills the event queue and kicks), or until this
+	 * time. A reset read after a new connection would tear that down. */
+	uint64_t reset_wait_until_ms;
 	struct virtio_vsock_stats stats;
 	struct virtq_chain chain;
 };

@@ -28,6 +28,7 @@ void instance_init(struct instance *in, const char *id, const char *version,
 	in->opts = *opts;
 	metrics_init(&in->metrics);
 	in->metrics_timer_fd = -1;
+	in->uffd_sock = in->uffd_fd = -1;
 }
 
 int instance_set_metrics(struct instance *in, const struct config_metrics *m, struct ember_err *err)
@@ -94,6 +95,31 @@ static void on_api(void *ctx, int fd, uint32_t events)
 	api_mailbox_serve(in->mailbox, instance_api, in);
 }
 
+static void on_uffd_gone(void *ctx, int fd, uint32_t events)
+{
+	struct instance *in = ctx;
+	char c;
+
+	(void)events;
+	if (read(fd, &c, 1) > 0)
+		return; /* the protocol has nothing more to say: ignored */
+	vm_request_exit(in->vm, VM_EXIT_ERROR, 1,
+			"the page-fault handler at %s went away: guest memory cannot be served",
+			in->uffd_path);
+}
+
+/* Before anything reads guest memory: every page comes from the handler. */
+static int attach_uffd(struct instance *in, struct ember_err *err)
+{
+	int ret =
+	    snapshot_uffd_connect(&in->vm->mem, in->uffd_path, &in->uffd_sock, &in->uffd_fd, err);
+
+	if (!ret)
+		ret = evloop_add(&in->vm->loop, in->uffd_sock, EPOLLIN | EPOLLRDHUP, on_uffd_gone,
+				 in, err);
+	return ret;
+}
+
 /* Booted: the kernel loaded. Restored (snap): every state from the snapshot. */
 static int build_vm(struct instance *in, struct snapshot_file *snap, struct ember_err *err)
 {
@@ -103,6 +129,8 @@ static int build_vm(struct instance *in, struct snapshot_file *snap, struct embe
 	if (!in->vm)
 		return err_set(err, ENOMEM, "out of memory");
 	ret = vm_create(in->vm, &in->cfg, &in->opts, err);
+	if (!ret && snap && in->uffd_path)
+		ret = attach_uffd(in, err);
 	if (!ret)
 		ret = snap ? snapshot_restore(in->vm, snap, err) : vm_load_kernel(in->vm, err);
 	if (!ret)
@@ -199,6 +227,14 @@ void instance_free(struct instance *in)
 	if (in->metrics_timer_fd >= 0)
 		close(in->metrics_timer_fd);
 	in->metrics_timer_fd = -1;
+	/* After the memory is gone: no fault can wait on the handler now. */
+	if (in->uffd_sock >= 0)
+		close(in->uffd_sock);
+	if (in->uffd_fd >= 0)
+		close(in->uffd_fd);
+	in->uffd_sock = in->uffd_fd = -1;
+	free(in->uffd_path);
+	in->uffd_path = NULL;
 	if (in->cfg.serial_out_path && in->opts.serial_out_fd >= 0)
 		close(in->opts.serial_out_fd);
 	seccomp_handler_metrics_fd(-1);

@@ -34,6 +34,10 @@ struct instance {
 	struct api_mailbox *mailbox; /* NULL without the API */
 	struct metrics metrics;
 	int metrics_timer_fd;
+	/* The Uffd memory backend: the handler's socket path (a load sets it),
+	 * the connection and the userfaultfd; -1 without. */
+	char *uffd_path;
+	int uffd_sock, uffd_fd;
 	uint64_t api_count[API_NR_OPS], api_fails[API_NR_OPS];
 	uint64_t startup_us, startup_cpu_us; /* exec to API socket ready */
 	uint64_t pause_us, resume_us;        /* the last pause's and resume's latency */

@@ -31,11 +31,16 @@ static int reply_json(struct api_reply *r, json_t *body, struct ember_err *err)
 static int get_info(struct instance *in, const struct api_call *c, struct api_reply *r,
 		    struct ember_err *err)
 {
+	json_t *info = json_pack("{ssssssss}", "id", in->id, "state", state_name(in->state),
+				 "vmm_version", in->version, "app_name", "ember");
+
 	(void)c;
-	return reply_json(r,
-			  json_pack("{ssssssss}", "id", in->id, "state", state_name(in->state),
-				    "vmm_version", in->version, "app_name", "ember"),
-			  err);
+	/* Beyond Firecracker's fields: how long the snapshot load took. */
+	if (info && in->load_snapshot_us)
+		json_object_set_new(
+		    info, "latencies_us",
+		    json_pack("{sI}", "load_snapshot", (json_int_t)in->load_snapshot_us));
+	return reply_json(r, info, err);
 }
 
 static int get_version(struct instance *in, const struct api_call *c, struct api_reply *r,

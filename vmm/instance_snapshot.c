@@ -84,9 +84,9 @@ static int unpack_load(json_t *j, struct load_params *p, struct ember_err *err)
 		return err_set(err, EINVAL, "snapshot/load: mem_backend: %s", jerr.text);
 	if (!p->mem)
 		return err_set(err, EINVAL, "snapshot/load: mem_backend is required");
-	if (strcmp(p->backend, "File"))
-		return err_set(err, ENOTSUP,
-			       "snapshot/load: backend_type %s is not supported; use File",
+	if (strcmp(p->backend, "File") && strcmp(p->backend, "Uffd"))
+		return err_set(err, EINVAL,
+			       "snapshot/load: backend_type must be File or Uffd, not %s",
 			       p->backend);
 	return 0;
 }
@@ -144,6 +144,22 @@ static bool configured(const struct vm_config *cfg)
 	       cfg->entropy.set;
 }
 
+/* File: the memory file mapped MAP_PRIVATE. Uffd: anonymous memory whose
+ * pages the handler at p->mem serves (attached as the VM is built). */
+static int memory_backend(struct instance *in, const struct load_params *p, struct ember_err *err)
+{
+	if (!strcmp(p->backend, "Uffd")) {
+		free(in->uffd_path);
+		in->uffd_path = strdup(p->mem);
+		return in->uffd_path ? 0 : err_set(err, ENOMEM, "out of memory");
+	}
+	in->opts.mem_fd = open(p->mem, O_RDONLY | O_CLOEXEC);
+	in->opts.mem_from_file = true;
+	if (in->opts.mem_fd < 0)
+		return err_errno(err, "cannot open the memory file %s", p->mem);
+	return 0;
+}
+
 static int load(struct instance *in, const struct load_params *p, struct ember_err *err)
 {
 	struct snapshot_file f;
@@ -168,10 +184,7 @@ static int load(struct instance *in, const struct load_params *p, struct ember_e
 		cfg.machine.track_dirty_pages = p->track_dirty;
 		config_free(&in->cfg);
 		in->cfg = cfg;
-		in->opts.mem_fd = open(p->mem, O_RDONLY | O_CLOEXEC);
-		in->opts.mem_from_file = true;
-		if (in->opts.mem_fd < 0)
-			ret = err_errno(err, "cannot open the memory file %s", p->mem);
+		ret = memory_backend(in, p, err);
 	} else {
 		config_free(&cfg);
 	}

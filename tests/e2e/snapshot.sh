@@ -82,9 +82,33 @@ echo "    (the restored guest counts: $c3, then $c4)"
 expect b "the restored guest's counter goes on from where it was; the agent answers" \
 	bash -c "[ '$c3' != none ] && [ '$c3' -ge '$c2' ] && [ '$c3' -lt \$(( $c2 + 1000 )) ] && [ '$c4' -gt '$c3' ]"
 api "$E2E_TMP/b.sock" GET /
-expect b "GET / after the load: Running" bash -c "grep -q '\"state\":\"Running\"' <<<'$body'"
+expect b "GET / after the load: Running, with the load's latency" \
+	bash -c "grep -q '\"state\":\"Running\"' <<<'$body' && jq -e '.latencies_us.load_snapshot > 0' <<<'$body' >/dev/null"
 api "$E2E_TMP/b.sock" PUT /actions '{"action_type": "InstanceStart"}'
 expect b "InstanceStart after a load is refused" bash -c "[ $code = 400 ]"
+stop_ember "$pid"
+
+# The Uffd backend: ember-uffd serves every page from the memory file.
+uffd_bin=$(dirname "$EMBER")/ember-uffd
+"$uffd_bin" --socket "$E2E_TMP/uffd.sock" --mem-file "$E2E_TMP/s.mem" 2>"$E2E_TMP/uffd.err" &
+pids+=($!)
+for ((i = 0; i < 50; i++)); do [ -S "$E2E_TMP/uffd.sock" ] && break; sleep 0.1; done
+start_ember u
+api "$E2E_TMP/u.sock" PUT /snapshot/load "$(load_body "$E2E_TMP/s.state" "$E2E_TMP/uffd.sock" "$E2E_TMP/u.vsock" | sed 's/"File"/"Uffd"/')"
+load_code=$code
+c6=$(count "$E2E_TMP/u.vsock" 50000 || echo none)
+echo "    (restored through ember-uffd, the guest counts: $c6)"
+cp "$E2E_TMP/uffd.err" "$E2E_TMP/u.out"
+tail -3 "$E2E_TMP/invoke.err" >>"$E2E_TMP/u.out" 2>/dev/null || true
+expect u "the Uffd backend: ember-uffd serves the pages, the counter goes on, the agent answers" \
+	bash -c "[ $load_code = 204 ] && [ '$c6' != none ] && [ '$c6' -ge '$c2' ] && grep -q 'serving VM' $E2E_TMP/uffd.err"
+stop_ember "$pid"
+sleep 0.5
+expect u "ember-uffd sees the VM go" grep -q 'is gone' "$E2E_TMP/uffd.err"
+start_ember nohandler
+api "$E2E_TMP/nohandler.sock" PUT /snapshot/load "$(load_body "$E2E_TMP/s.state" "$E2E_TMP/none.sock" "$E2E_TMP/n.vsock" | sed 's/"File"/"Uffd"/')"
+expect nohandler "the Uffd backend with no handler listening: 400 naming it" \
+	bash -c "[ $code = 400 ] && grep -q 'cannot connect to the page-fault handler' <<<'$body'"
 stop_ember "$pid"
 
 # resume_vm false: the clone waits, paused, until PATCH /vm Resumed.
@@ -115,6 +139,44 @@ cp "$E2E_TMP/invoke.err" "$E2E_TMP/clones.out" 2>/dev/null || true
 expect clones "four clones restored from one snapshot at once all answer" \
 	bash -c "! grep -q none <<<'$answers' && [ \$(wc -w <<<'$answers') = 4 ]"
 for p in "${clones[@]}"; do stop_ember "$p"; done
+
+# A Diff: with track_dirty_pages, a full snapshot, the guest runs on, then a
+# diff; ember-snapshot-editor rebases the diff onto the full snapshot's
+# memory, which restores with the diff's state.
+editor=$(dirname "$EMBER")/ember-snapshot-editor
+sed 's/"mem_size_mib": 128 }/"mem_size_mib": 128, "track_dirty_pages": true }/; s|a\.vsock|d.vsock|' \
+	"$E2E_TMP/vm.json" >"$E2E_TMP/vmd.json"
+rm -f "$E2E_TMP/d.sock"
+"$EMBER" --api-sock "$E2E_TMP/d.sock" --id d --config-file "$E2E_TMP/vmd.json" \
+	>"$E2E_TMP/d.out" 2>"$E2E_TMP/d.err" </dev/null &
+pid=$!
+pids+=("$pid")
+count "$E2E_TMP/d.vsock" 90000 >/dev/null || true
+snap() { # snap NAME TYPE
+	api "$E2E_TMP/d.sock" PATCH /vm '{"state": "Paused"}'
+	api "$E2E_TMP/d.sock" PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/$1.state\", \"mem_file_path\": \"$E2E_TMP/$1.mem\", \"snapshot_type\": \"$2\"}"
+	snap_code=$code
+	api "$E2E_TMP/d.sock" PATCH /vm '{"state": "Resumed"}'
+}
+snap base Full
+base_code=$snap_code
+sleep 1
+c8=$(count "$E2E_TMP/d.vsock" || echo none)
+snap diff Diff
+stop_ember "$pid"
+rebase_rc=0
+"$editor" edit-memory rebase --memory-path "$E2E_TMP/base.mem" --diff-path "$E2E_TMP/diff.mem" \
+	2>"$E2E_TMP/rebase.err" || rebase_rc=$?
+echo "    (diff memory file: $(du -k "$E2E_TMP/diff.mem" | cut -f1) KiB on disk; base: $(du -k "$E2E_TMP/base.mem" | cut -f1) KiB)"
+start_ember r
+api "$E2E_TMP/r.sock" PUT /snapshot/load "$(load_body "$E2E_TMP/diff.state" "$E2E_TMP/base.mem" "$E2E_TMP/r.vsock")"
+c9=$(count "$E2E_TMP/r.vsock" || echo none)
+echo "    (counted $c8 before the diff, $c9 after restoring base + diff)"
+expect r "a Diff rebased onto its Full base (ember-snapshot-editor) restores; the count goes on" \
+	bash -c "[ $base_code = 204 ] && [ $snap_code = 204 ] && [ $rebase_rc = 0 ] && [ $code = 204 ] &&
+		[ '$c9' != none ] && [ '$c9' -ge '$c8' ] &&
+		[ \$(du -k $E2E_TMP/diff.mem | cut -f1) -lt \$(du -k $E2E_TMP/base.mem | cut -f1) ]"
+stop_ember "$pid"
 
 # Bad files: each refused with its own message, ember stays up.
 cp "$E2E_TMP/s.state" "$E2E_TMP/trunc.state" && truncate -s -100 "$E2E_TMP/trunc.state"
