@@ -390,3 +390,46 @@ Test(vsock_dev, many_connections_opened_and_closed_leave_nothing)
 	cr_assert_eq(vs.stats.conns_opened, 100);
 	cr_assert_eq(vs.stats.conns_closed, 100);
 }
+
+#define EVQ    2
+#define EV_BUF (FAKE_DRV_BUF + 0x40000)
+
+/* After a restore: the transport reset goes out at once, and nothing else
+ * reaches the guest until its driver has taken the reset (it refills the
+ * event queue and, asked through avail_event, notifies); a new connection
+ * must not be torn down by a reset read after it. */
+Test(vsock_dev, after_a_restore_packets_wait_until_the_driver_takes_the_reset)
+{
+	struct virtio_vsock_event ev;
+	struct virtio_vsock_hdr h;
+	struct state_writer w;
+	struct state_reader r;
+	struct ember_err err = { 0 };
+	int fd;
+
+	rx_buffers(8);
+	for (uint16_t i = 0; i < 2; i++) {
+		fake_drv_desc(&drv, EVQ, i, EV_BUF + 16ULL * i, sizeof(ev), VRING_DESC_F_WRITE, 0);
+		fake_drv_publish(&drv, EVQ, i);
+	}
+	state_writer_init(&w);
+	virtio_mmio_bus_ops.save(&vs.transport, &w);
+	state_reader_init(&r, w.buf, w.len);
+	cr_assert_eq(virtio_mmio_bus_ops.restore(&vs.transport, &r, &err), 0, "%s", err.msg);
+	state_writer_free(&w);
+	cr_assert_eq(fake_drv_used_idx(&drv, EVQ), 1, "the reset event is sent at restore");
+	memcpy(&ev, ram + EV_BUF, sizeof(ev));
+	cr_assert_eq(ev.id, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+
+	fd = uds_connect(uds);
+	cr_assert_eq(write(fd, "CONNECT 5000\n", 13), 13);
+	settle();
+	cr_assert_not(rx_next(&h, NULL, 0), "no request before the driver has taken the reset");
+	fake_drv_desc(&drv, EVQ, 0, EV_BUF, sizeof(ev), VRING_DESC_F_WRITE, 0);
+	fake_drv_publish(&drv, EVQ, 0); /* the driver's refill, then its notify */
+	virtio_mmio_kick(&vs.transport, EVQ);
+	settle();
+	cr_assert(rx_next(&h, NULL, 0), "the request goes out after the refill");
+	cr_assert_eq(h.op, VIRTIO_VSOCK_OP_REQUEST);
+	close(fd);
+}
