@@ -177,7 +177,7 @@ testhost:
 unit: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2
 
-kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
+kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
 	$(Q)tests/with-kvm tests/kvm-suite
 
 test: unit unit-asan fuzz-smoke kvm-test
