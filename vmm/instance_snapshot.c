@@ -160,10 +160,28 @@ static int memory_backend(struct instance *in, const struct load_params *p, stru
 	return 0;
 }
 
+/* A load that failed after taking the snapshot's configuration gives it
+ * back: the process is as it was, and a corrected load may follow. */
+static void forget_config(struct instance *in)
+{
+	struct vm_config empty;
+
+	config_init(&empty);
+	empty.logger = in->cfg.logger;
+	empty.metrics = in->cfg.metrics;
+	memset(&in->cfg.logger, 0, sizeof(in->cfg.logger));
+	memset(&in->cfg.metrics, 0, sizeof(in->cfg.metrics));
+	config_free(&in->cfg);
+	in->cfg = empty;
+	free(in->uffd_path);
+	in->uffd_path = NULL;
+}
+
 static int load(struct instance *in, const struct load_params *p, struct ember_err *err)
 {
 	struct snapshot_file f;
 	struct vm_config cfg;
+	bool taken = false; /* in->cfg is the snapshot's */
 	int ret = snapshot_read(&f, p->state, err);
 
 	if (ret < 0)
@@ -184,12 +202,15 @@ static int load(struct instance *in, const struct load_params *p, struct ember_e
 		cfg.machine.track_dirty_pages = p->track_dirty;
 		config_free(&in->cfg);
 		in->cfg = cfg;
+		taken = true;
 		ret = memory_backend(in, p, err);
 	} else {
 		config_free(&cfg);
 	}
 	if (!ret)
 		ret = instance_restore(in, &f, p->resume, err);
+	if (ret < 0 && taken)
+		forget_config(in);
 	if (in->opts.mem_from_file && in->opts.mem_fd >= 0)
 		close(in->opts.mem_fd); /* the mapping holds the file */
 	in->opts.mem_from_file = false;

@@ -184,8 +184,6 @@ cp "$E2E_TMP/s.state" "$E2E_TMP/flip.state" && printf '\x55' | dd of="$E2E_TMP/f
 cp "$E2E_TMP/s.state" "$E2E_TMP/ver.state" && printf '\x09' | dd of="$E2E_TMP/ver.state" bs=1 seek=8 conv=notrunc 2>/dev/null
 head -c $((64 << 20)) "$E2E_TMP/s.mem" >"$E2E_TMP/short.mem"
 start_ember bad
-# (the short memory file last: a load that got as far as the memory leaves
-# the snapshot's configuration in place, so no later load is allowed)
 for case in "trunc.state s.mem CRC" "flip.state s.mem CRC mismatch" "ver.state s.mem format version 9.0" \
 	"nonexistent.state s.mem nonexistent.state" "s.state short.mem the memory file holds"; do
 	set -- $case
@@ -195,6 +193,11 @@ for case in "trunc.state s.mem CRC" "flip.state s.mem CRC mismatch" "ver.state s
 	expect bad "$state with $mem: 400 naming the problem ($*)" \
 		bash -c "[ $code = 400 ] && grep -q '$*' <<<'$body'"
 done
+# A failed load leaves the process as it was: the corrected load works.
+api "$E2E_TMP/bad.sock" PUT /snapshot/load "$(load_body "$E2E_TMP/s.state" "$E2E_TMP/s.mem" "$E2E_TMP/bad.vsock")"
+c10=$(count "$E2E_TMP/bad.vsock" || echo none)
+expect bad "after the failed loads, a good one in the same process works" \
+	bash -c "[ $code = 204 ] && [ '$c10' != none ]"
 stop_ember "$pid"
 
 e2e_summary
