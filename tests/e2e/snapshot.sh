@@ -39,7 +39,9 @@ load_body() { # load_body STATE MEM VSOCK_PATH
 	echo "{\"snapshot_path\": \"$1\", \"mem_backend\": {\"backend_path\": \"$2\", \"backend_type\": \"File\"}, \"resume_vm\": true, \"vsock_override\": {\"uds_path\": \"$3\"}}"
 }
 
-cmd='(i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done) &'
+# Each value is written beside and renamed over, so a read never sees the
+# file truncated and still empty (a slow Uffd restore widened that window).
+cmd='(i=0; while :; do i=$((i+1)); echo $i >/tmp/count.n; mv /tmp/count.n /tmp/count; sleep 0.05; done) &'
 cat >"$E2E_TMP/vm.json" <<JSON
 {
   "boot-source": { "kernel_image_path": "$GUEST/vmlinux", "initrd_path": "$GUEST/initramfs.cpio",
