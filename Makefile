@@ -11,14 +11,14 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
-CPPFLAGS += -Ivmm -Ivirtio -Iapi -Ijailer -Isnapshot
+CPPFLAGS += -Ivmm -Ivirtio -Iapi -Ijailer -Isnapshot -Ifn
 LDLIBS := -ljansson -lhttp_parser -lpthread
 SANITIZE :=
 
 # Debian packages the project needs (`make deps`).
 DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
 	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
-	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86
+	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox
 
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c) \
 	$(filter-out snapshot/editor_main.c snapshot/uffd_handler.c,$(wildcard snapshot/*.c)) \
@@ -28,6 +28,8 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 KVM_SRCS := $(wildcard tests/kvm/*.c)
 KVM_OBJS := $(KVM_SRCS:%.c=$(BUILD)/%.o)
+FN_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fn/*.c))
+FN_LIB_OBJS := $(filter-out $(BUILD)/fn/main.o,$(FN_OBJS))
 SECCOMPILER_OBJS := $(BUILD)/jailer/seccompiler.o
 JAILER_OBJS := $(patsubst %.c,$(BUILD)/%.o,jailer/args.c jailer/cgroup.c jailer/jail.c jailer/privs.c)
 # ember's built-in seccomp filters, compiled from JSON at build time.
@@ -36,7 +38,7 @@ SECCOMP_GEN := $(BUILD)/gen/seccomp_default.o
 ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS) \
 	$(SECCOMPILER_OBJS) $(BUILD)/jailer/seccompiler_main.o $(BUILD)/tests/seccomp_forbidden.o \
 	$(JAILER_OBJS) $(BUILD)/jailer/main.o $(BUILD)/snapshot/editor_main.o \
-	$(BUILD)/snapshot/uffd_handler.o
+	$(BUILD)/snapshot/uffd_handler.o $(FN_OBJS)
 
 EMBER := $(BUILD)/ember
 INVOKE := $(BUILD)/ember-invoke
@@ -44,6 +46,7 @@ SECCOMPILER := $(BUILD)/ember-seccompiler
 JAILER := $(BUILD)/ember-jailer
 EDITOR := $(BUILD)/ember-snapshot-editor
 UFFD := $(BUILD)/ember-uffd
+FN := $(BUILD)/ember-fn
 LIBEMBER := $(BUILD)/libember.a
 INIT := $(BUILD)/rootfs/ember-init
 GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock $(BUILD)/rootfs/ember-sockbench \
@@ -52,10 +55,10 @@ UNIT_BIN := $(BUILD)/tests/unit-tests
 KVM_BIN := $(BUILD)/tests/kvm-tests
 GUEST := $(BUILD)/guest
 
-.PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run asan format lint clean help
+.PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run bench asan format lint clean help
 .DEFAULT_GOAL := all
 
-all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(UFFD) $(INIT)
+all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(UFFD) $(FN) $(INIT)
 
 help:
 	@echo "make deps      install the Debian packages ember needs (apt-get)"
@@ -63,6 +66,7 @@ help:
 	@echo "make guest     build the guest kernel, initramfs and ext4 root (cached)"
 	@echo "make run       deps + build + guest, then boot the demo VM"
 	@echo "make test      unit, KVM and end-to-end tests"
+	@echo "make bench     the cold-start benchmark suite: perf/results/latest.{md,png}"
 	@echo "make asan      build with address and undefined-behaviour sanitizers"
 	@echo "make unit-asan the unit tests under those sanitizers (part of make test)"
 	@echo "make fuzz      run the libFuzzer targets (FUZZ_TIME seconds)"
@@ -100,9 +104,13 @@ $(SECCOMPILER): $(BUILD)/jailer/seccompiler_main.o $(SECCOMPILER_OBJS) $(LIBEMBE
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lseccomp $(LDLIBS)
 
-$(UFFD): $(BUILD)/snapshot/uffd_handler.o
+$(UFFD): $(BUILD)/snapshot/uffd_handler.o $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -ljansson -lpthread
+
+$(FN): $(FN_OBJS) $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
 
 $(EDITOR): $(BUILD)/snapshot/editor_main.o $(LIBEMBER)
 	$(call say,LD,$@)
@@ -143,7 +151,7 @@ $(BUILD)/tests/jail-probe: tests/jail_probe.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
-$(UNIT_BIN): $(UNIT_OBJS) $(SECCOMPILER_OBJS) $(JAILER_OBJS) $(SECCOMP_GEN) $(LIBEMBER)
+$(UNIT_BIN): $(UNIT_OBJS) $(SECCOMPILER_OBJS) $(JAILER_OBJS) $(FN_LIB_OBJS) $(SECCOMP_GEN) $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion -lseccomp -lcap $(LDLIBS)
 
@@ -177,7 +185,7 @@ testhost:
 unit: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2
 
-kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
+kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FN) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
 	$(Q)tests/with-kvm tests/kvm-suite
 
 test: unit unit-asan fuzz-smoke kvm-test
@@ -226,6 +234,10 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all guest
 	$(Q)tests/with-kvm --say tests/demo
 
+# 50 clones of 128 MiB VMs alive at once: a test host with room for them.
+bench: all guest testhost
+	$(Q)EMBER_TESTHOST_MEM=6144 tests/with-kvm --say --timeout 5400 perf/bench
+
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 asan:
@@ -237,7 +249,7 @@ unit-asan:
 		build-asan/tests/unit-tests
 	$(Q)build-asan/tests/unit-tests --jobs 2
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] fn/*.[ch] perf/*.c rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

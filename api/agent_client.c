@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#define LINE_MAX_ 256
+#define LINE_MAX_    256
+#define HANDSHAKE_MS 10000
 
 static int write_all(int fd, const void *p, size_t len, struct ember_err *err)
 {
@@ -27,6 +29,14 @@ static int write_all(int fd, const void *p, size_t len, struct ember_err *err)
 	return 0;
 }
 
+/* SO_RCVTIMEO ends a read with EAGAIN: the function is taking too long. */
+static int recv_error(struct ember_err *err)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return err_set(err, ETIMEDOUT, "agent: no answer within the time allowed");
+	return err_errno(err, "agent: receive");
+}
+
 static int read_exact(int fd, void *p, size_t len, struct ember_err *err)
 {
 	for (size_t off = 0; off < len;) {
@@ -35,7 +45,7 @@ static int read_exact(int fd, void *p, size_t len, struct ember_err *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return err_errno(err, "agent: receive");
+			return recv_error(err);
 		if (n == 0)
 			return err_set(err, ECONNRESET, "agent: connection closed mid-answer");
 		off += (size_t)n;
@@ -54,7 +64,7 @@ static int read_line(int fd, char *line, struct ember_err *err)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return err_errno(err, "agent: receive");
+			return recv_error(err);
 		if (r == 0)
 			return err_set(err, ECONNRESET, "agent: connection closed");
 		if (line[n] == '\n')
@@ -63,6 +73,16 @@ static int read_line(int fd, char *line, struct ember_err *err)
 			return err_set(err, EPROTO, "agent: answer line too long");
 	}
 	line[n] = '\0';
+	return 0;
+}
+
+int agent_set_timeout(struct agent_conn *c, unsigned timeout_ms, struct ember_err *err)
+{
+	struct timeval tv = { (time_t)(timeout_ms / 1000),
+			      (suseconds_t)(timeout_ms % 1000) * 1000 };
+
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return err_errno(err, "agent: SO_RCVTIMEO");
 	return 0;
 }
 
@@ -78,6 +98,10 @@ static int try_connect(struct agent_conn *c, const char *uds, unsigned port, str
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return err_errno(err, "agent: socket");
+	/* ember answers the handshake within its own 2 s timeout, unless it is
+	 * wedged: never wait on it for ever (agent_set_timeout replaces this) */
+	if (agent_set_timeout(c, HANDSHAKE_MS, err) < 0)
+		return -err->code;
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return err_errno(err, "agent: cannot connect to %s", uds);
 	n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
@@ -91,8 +115,7 @@ static int try_connect(struct agent_conn *c, const char *uds, unsigned port, str
 int agent_connect(struct agent_conn *c, const char *uds, unsigned port, unsigned wait_ms,
 		  struct ember_err *err)
 {
-	struct timespec pause = { 0, 100 * 1000000L };
-	unsigned waited = 0;
+	unsigned waited_us = 0, step_us = 1000;
 	int ret;
 
 	for (;;) {
@@ -101,10 +124,12 @@ int agent_connect(struct agent_conn *c, const char *uds, unsigned port, unsigned
 		if (!ret)
 			return 0;
 		agent_close(c);
-		if (waited >= wait_ms)
+		if (waited_us >= wait_ms * 1000ull)
 			return ret;
-		nanosleep(&pause, NULL);
-		waited += 100;
+		/* 1 ms, doubling to 100 ms: a restored guest answers within a few */
+		nanosleep(&(struct timespec){ 0, (long)step_us * 1000 }, NULL);
+		waited_us += step_us;
+		step_us = step_us * 2 > 100000 ? 100000 : step_us * 2;
 	}
 }
 

@@ -32,6 +32,8 @@ struct agent_result {
  * up to wait_ms while the guest is not listening yet. */
 int agent_connect(struct agent_conn *c, const char *uds, unsigned port, unsigned wait_ms,
 		  struct ember_err *err);
+/* Fail a request whose answer has not come within timeout_ms (ETIMEDOUT). */
+int agent_set_timeout(struct agent_conn *c, unsigned timeout_ms, struct ember_err *err);
 /* Run /fn/<fn> in the guest with `in` on its stdin. */
 int agent_invoke(struct agent_conn *c, const char *fn, const void *in, size_t in_len,
 		 struct agent_result *res, struct ember_err *err);

@@ -74,10 +74,15 @@ static int pick_verb(struct http_conn *c, unsigned method)
 	case HTTP_GET: c->cur.verb = HTTP_VERB_GET; return 0;
 	case HTTP_PUT: c->cur.verb = HTTP_VERB_PUT; return 0;
 	case HTTP_PATCH: c->cur.verb = HTTP_VERB_PATCH; return 0;
-	default:
-		return fail(c, 405, "method %s is not supported",
-			    http_method_str((enum http_method)method));
+	case HTTP_POST:
+		if (!c->allow_post)
+			break;
+		c->cur.verb = HTTP_VERB_POST;
+		return 0;
+	default: break;
 	}
+	return fail(c, 405, "method %s is not supported",
+		    http_method_str((enum http_method)method));
 }
 
 static int on_headers_complete(http_parser *p)
@@ -193,9 +198,9 @@ void http_request_free(struct http_request *r)
 
 const char *http_verb_name(enum http_verb v)
 {
-	static const char *const names[] = { "GET", "PUT", "PATCH" };
+	static const char *const names[] = { "GET", "PUT", "PATCH", "POST" };
 
-	return (unsigned)v < 3 ? names[v] : "?";
+	return (unsigned)v < 4 ? names[v] : "?";
 }
 
 const char *http_reason(int status)
@@ -206,11 +211,14 @@ const char *http_reason(int status)
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default: return "Unknown";
 	}
 }

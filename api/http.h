@@ -18,7 +18,7 @@
 #define HTTP_PATH_MAX         1024
 #define HTTP_QUEUE_MAX        16 /* parsed requests waiting to be served */
 
-enum http_verb { HTTP_VERB_GET, HTTP_VERB_PUT, HTTP_VERB_PATCH };
+enum http_verb { HTTP_VERB_GET, HTTP_VERB_PUT, HTTP_VERB_PATCH, HTTP_VERB_POST };
 
 struct http_request {
 	enum http_verb verb;
@@ -31,6 +31,7 @@ struct http_request {
 struct http_conn {
 	void *parser; /* the library's state */
 	size_t body_max;
+	bool allow_post; /* ember's API has no POST (405); ember-fn's endpoint has */
 	size_t header_bytes, path_len;
 	struct http_request cur;
 	struct http_request queue[HTTP_QUEUE_MAX];

@@ -23,6 +23,7 @@ struct init_args {
 	bool boottimer;
 	bool agent;
 	char *cmd;
+	char *fndisk; /* a function's disk (ember-fn), mounted read-only on /fn */
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -118,6 +119,9 @@ static void parse_cmdline(struct init_args *args)
 	v = find_param(line, "ember.cmd");
 	if (v)
 		args->cmd = take_value(v);
+	v = find_param(line, "ember.fndisk");
+	if (v)
+		args->fndisk = take_value(v);
 }
 
 static pid_t start_agent(void)
@@ -198,6 +202,9 @@ int main(void)
 	setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin", 1);
 	setenv("HOME", "/root", 1);
 	parse_cmdline(&args);
+	if (args.fndisk &&
+	    mount(args.fndisk, "/fn", "ext4", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		say("mount %s on /fn: %s", args.fndisk, strerror(errno));
 
 	say("ready");
 	if (args.boottimer)

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * One request's VM: a new ember process restores the function's snapshot
+ * (File backend by default, so clones share the memory file's clean pages
+ * in the page cache), runs the request through the guest agent, and is
+ * killed. Nothing of one request survives into the next.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api_client.h"
+#include "fn.h"
+
+#define API_READY_MS 10000
+
+static unsigned left_ms(const struct fn_clone *c)
+{
+	uint64_t spent = (fn_now_us() - c->t0) / 1000;
+
+	return spent >= c->opts->timeout_ms ? 1 : c->opts->timeout_ms - (unsigned)spent;
+}
+
+static void path_in(const struct fn_clone *c, const char *file, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s", c->dir, file);
+}
+
+/* Read ahead the working set's runs of the memory file into the page cache. */
+static void file_prefetch(const struct fn_clone *c)
+{
+	int fd = open(c->snap->mem, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (size_t i = 0, j; i < c->ws_n; i = j) {
+		for (j = i + 1; j < c->ws_n && c->ws_pages[j] == c->ws_pages[j - 1] + 1; j++)
+			;
+		posix_fadvise(fd, (off_t)c->ws_pages[i] * PAGER_PAGE, (off_t)(j - i) * PAGER_PAGE,
+			      POSIX_FADV_WILLNEED);
+	}
+	close(fd);
+}
+
+/* Which backend, and whether this restore records or prefetches (REAP). */
+static void pick_mode(struct fn_clone *c)
+{
+	struct ember_err err = { 0 };
+	bool have_ws = c->opts->prefetch && !access(c->snap->ws, R_OK);
+
+	if (have_ws && pager_ws_read(c->snap->ws, c->snap->mem_size / PAGER_PAGE, &c->ws_pages,
+				     &c->ws_n, &err) < 0) {
+		fprintf(stderr, "ember-fn: %s; recording it again\n", err.msg);
+		have_ws = false;
+	}
+	c->record = c->opts->prefetch && !have_ws;
+	c->pager_on = c->opts->backend == FN_BACKEND_UFFD || c->record;
+	if (c->record)
+		c->t.mode = "Uffd+record";
+	else if (c->pager_on)
+		c->t.mode = have_ws ? "Uffd+prefetch" : "Uffd";
+	else
+		c->t.mode = have_ws ? "File+prefetch" : "File";
+	if (have_ws && !c->pager_on) {
+		file_prefetch(c);
+		c->t.prefetched_pages = c->ws_n;
+	}
+}
+
+static int spawn_ember(struct fn_clone *c, struct ember_err *err)
+{
+	char sock[FN_RUN_MAX + 16], log[FN_RUN_MAX + 16];
+	const char *argv[] = { c->opts->ember,
+			       "--api-sock",
+			       sock,
+			       "--id",
+			       "ember-fn",
+			       "--level",
+			       "Warning",
+			       c->opts->seccomp ? NULL : "--no-seccomp",
+			       NULL };
+
+	path_in(c, "api.sock", sock, sizeof(sock));
+	path_in(c, "ember.log", log, sizeof(log));
+	if (fn_spawn(argv, log, &c->pid, err) < 0)
+		return -err->code;
+	if (fn_wait_api(sock, c->pid, API_READY_MS < left_ms(c) ? API_READY_MS : left_ms(c), err) <
+	    0)
+		return -err->code;
+	c->t.api_ready = fn_now_us() - c->t0;
+	return 0;
+}
+
+static char *load_body(const struct fn_clone *c, bool paused)
+{
+	char vsock[FN_RUN_MAX + 16], uffd[FN_RUN_MAX + 16], *text;
+	json_t *j;
+
+	path_in(c, "v.sock", vsock, sizeof(vsock));
+	path_in(c, "uffd.sock", uffd, sizeof(uffd));
+	j = json_pack("{s:s, s:{s:s, s:s}, s:b, s:{s:s}}", "snapshot_path", c->snap->state,
+		      "mem_backend", "backend_type", c->pager_on ? "Uffd" : "File", "backend_path",
+		      c->pager_on ? uffd : c->snap->mem, "resume_vm", !paused, "vsock_override",
+		      "uds_path", vsock);
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return text;
+}
+
+static int load(struct fn_clone *c, struct ember_err *err)
+{
+	char sock[FN_RUN_MAX + 16], *body;
+	bool paused = c->pager_on && c->ws_pages;
+	int ret;
+
+	path_in(c, "api.sock", sock, sizeof(sock));
+	body = load_body(c, paused);
+	if (!body)
+		return err_set(err, ENOMEM, "out of memory");
+	ret = api_client_expect(sock, "PUT", "/snapshot/load", body, left_ms(c), err);
+	free(body);
+	c->t.load = fn_now_us() - c->t0;
+	if (ret < 0 || !paused)
+		return ret;
+	ret = fn_pager_wait_ready(c, err);
+	c->t.prefetch = fn_now_us() - c->t0;
+	c->t.prefetched_pages = c->vm.prefetched;
+	if (!ret)
+		ret = api_client_expect(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}",
+					left_ms(c), err);
+	c->t.resume = fn_now_us() - c->t0;
+	return ret;
+}
+
+/* Name the step that failed and add ember's last words. */
+static int explain(struct fn_clone *c, const char *step, struct ember_err *err)
+{
+	char log[FN_RUN_MAX + 16], tail[600];
+
+	path_in(c, "ember.log", log, sizeof(log));
+	fn_log_tail(log, tail, sizeof(tail));
+	if (c->snap)
+		err_prefix(err, "function %s: %s", c->snap->name, step);
+	else
+		err_prefix(err, "%s", step);
+	if (tail[0]) {
+		size_t len = strlen(err->msg);
+
+		snprintf(err->msg + len, sizeof(err->msg) - len, " (ember: %s)", tail);
+	}
+	return -err->code;
+}
+
+int fn_clone_spawn(struct fn_clone *c, const struct fn_opts *o, struct ember_err *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->pager_listen = c->stop_fd = c->ready_fd = -1;
+	c->opts = o;
+	c->t0 = fn_now_us();
+	if (snprintf(c->dir, sizeof(c->dir), "%s/ember-fn.XXXXXX", o->rundir) >=
+	    (int)sizeof(c->dir)) {
+		c->dir[0] = '\0';
+		return err_set(err, ENAMETOOLONG, "the runtime directory %s is too long",
+			       o->rundir);
+	}
+	if (!mkdtemp(c->dir)) {
+		err_errno(err, "cannot create a directory in %s", o->rundir);
+		c->dir[0] = '\0';
+		return -err->code;
+	}
+	if (spawn_ember(c, err) < 0)
+		return explain(c, "starting ember", err);
+	return 0;
+}
+
+static int restore(struct fn_clone *c, const struct fn_snapshot *s, struct ember_err *err)
+{
+	c->snap = s;
+	pick_mode(c);
+	if (c->pager_on && fn_pager_start(c, err) < 0)
+		return explain(c, "starting its page server", err);
+	if (load(c, err) < 0)
+		return explain(c, "restoring its snapshot", err);
+	return 0;
+}
+
+int fn_clone_restore(struct fn_clone *c, const struct fn_snapshot *s, struct ember_err *err)
+{
+	/* a spare spawned ahead: the request's clock starts now */
+	c->t0 = fn_now_us();
+	c->t.api_ready = 0;
+	c->t.pooled = true;
+	if (waitpid(c->pid, NULL, WNOHANG) != 0) {
+		c->pid = 0;
+		return err_set(err, ECHILD, "the spare ember process is gone");
+	}
+	return restore(c, s, err);
+}
+
+int fn_clone_start(struct fn_clone *c, const struct fn_opts *o, const struct fn_snapshot *s,
+		   struct ember_err *err)
+{
+	if (fn_clone_spawn(c, o, err) < 0)
+		return -err->code;
+	return restore(c, s, err);
+}
+
+int fn_clone_run(struct fn_clone *c, const void *in, size_t len, struct agent_result *res,
+		 struct ember_err *err)
+{
+	struct agent_conn conn = { .fd = -1 };
+	char vsock[FN_RUN_MAX + 16];
+	int ret;
+
+	path_in(c, "v.sock", vsock, sizeof(vsock));
+	ret = agent_connect(&conn, vsock, AGENT_PORT, left_ms(c), err);
+	if (!ret)
+		ret = agent_set_timeout(&conn, left_ms(c), err);
+	if (!ret)
+		ret = agent_invoke(&conn, "handler", in, len, res, err);
+	agent_close(&conn);
+	c->t.answer = fn_now_us() - c->t0;
+	c->answered = !ret;
+	return ret < 0 ? explain(c, "running the request", err) : 0;
+}
+
+void fn_clone_destroy(struct fn_clone *c)
+{
+	fn_kill(c->pid);
+	c->pid = 0;
+	fn_pager_stop(c);
+	if (c->dir[0])
+		fn_rm_rf(c->dir);
+	c->dir[0] = '\0';
+	c->t.total = fn_now_us() - c->t0;
+}
+
+void fn_timing_print(const struct fn_clone *c)
+{
+	const struct fn_timing *t = &c->t;
+
+	fprintf(stderr,
+		"{\"mode\": \"%s\", \"pooled\": %s, \"api_ready_us\": %llu, \"load_us\": %llu, "
+		"\"prefetch_us\": "
+		"%llu, \"resume_us\": %llu, \"answer_us\": %llu, \"total_us\": %llu, "
+		"\"prefetched_pages\": %llu}\n",
+		t->mode, t->pooled ? "true" : "false", (unsigned long long)t->api_ready,
+		(unsigned long long)t->load, (unsigned long long)t->prefetch,
+		(unsigned long long)t->resume, (unsigned long long)t->answer,
+		(unsigned long long)t->total, (unsigned long long)t->prefetched_pages);
+}

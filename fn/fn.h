@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ember-fn: functions prepared once into a snapshot, then one fresh VM
+ * cloned from that snapshot per request (prepare, invoke, serve). Each VM
+ * is its own ember process, driven through ember's REST API; see
+ * fn/README.md.
+ */
+#ifndef EMBER_FN_H
+#define EMBER_FN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent_client.h"
+#include "err.h"
+#include "pager.h"
+
+#define FN_NAME_MAX 64
+#define FN_RUN_MAX  96 /* a clone's runtime directory: sockets must fit sun_path */
+
+enum fn_backend { FN_BACKEND_FILE, FN_BACKEND_UFFD };
+
+struct fn_opts {
+	char ember[PATH_MAX];  /* the ember binary */
+	char kernel[PATH_MAX]; /* guest kernel and initramfs, for prepare */
+	char initrd[PATH_MAX];
+	char store[PATH_MAX];  /* the function store */
+	char rundir[PATH_MAX]; /* where clones' sockets live */
+	unsigned mem_mib, vcpus;
+	unsigned timeout_ms;      /* one invocation, restore included */
+	unsigned boot_timeout_ms; /* prepare: boot to the agent listening */
+	enum fn_backend backend;
+	bool prefetch; /* REAP: record, then prefetch the working set */
+	bool seccomp;
+	bool timings; /* print each clone's timings (JSON) on stderr */
+	bool pool;    /* serve: each worker keeps a spare ember spawned ahead */
+};
+
+/* One prepared function: the files of its current snapshot. */
+struct fn_snapshot {
+	char name[FN_NAME_MAX + 1];
+	char dir[PATH_MAX]; /* the generation directory */
+	char state[PATH_MAX], mem[PATH_MAX], ws[PATH_MAX];
+	uint64_t mem_size;
+};
+
+/* What one request's VM took, in microseconds from the clone's start. */
+struct fn_timing {
+	uint64_t api_ready, load, prefetch, resume, answer, total;
+	uint64_t prefetched_pages;
+	const char *mode; /* "File", "Uffd", "Uffd+record", "Uffd+prefetch", ... */
+	bool pooled;      /* restored in a spare ember spawned ahead (serve) */
+};
+
+struct fn_clone {
+	char dir[FN_RUN_MAX]; /* runtime directory: api.sock, v.sock, uffd.sock, ember.log */
+	pid_t pid;
+	const struct fn_snapshot *snap;
+	const struct fn_opts *opts;
+	uint64_t t0;
+	struct fn_timing t;
+	/* the Uffd backend: a page server thread for this VM */
+	bool pager_on, record, pager_started, answered;
+	int pager_listen, stop_fd, ready_fd;
+	uint32_t *ws_pages;
+	size_t ws_n;
+	struct pager_memfile memfile;
+	struct pager_vm vm;
+	uint8_t *touched; /* record: a bit per page of the memory file */
+	int pager_ret;
+	struct ember_err pager_err;
+	uint64_t pager_thread; /* pthread_t */
+};
+
+/* opts.c */
+void fn_opts_defaults(struct fn_opts *o, const char *argv0);
+uint64_t fn_now_us(void);
+
+/* store.c */
+int fn_store_check_name(const char *name, struct ember_err *err);
+/* -ENOENT (message naming the store) when no such function is prepared. */
+int fn_store_lookup(const char *store, const char *name, struct fn_snapshot *s,
+		    struct ember_err *err);
+/* A new, empty generation directory for `name`. */
+int fn_store_new_generation(const char *store, const char *name, char *dir, size_t size,
+			    struct ember_err *err);
+/* Make `dir` the function's current snapshot; older generations go. */
+int fn_store_publish(const char *store, const char *name, const char *dir, struct ember_err *err);
+int fn_rm_rf(const char *path);
+
+/* spawn.c: ember with stdin /dev/null and its output in `log`. */
+int fn_spawn(const char *const argv[], const char *log, pid_t *pid, struct ember_err *err);
+/* Wait for ember's API socket to accept, or the process to die. */
+int fn_wait_api(const char *sock, pid_t pid, unsigned timeout_ms, struct ember_err *err);
+void fn_kill(pid_t pid);
+/* The last lines of a log file, for error messages. */
+void fn_log_tail(const char *log, char *out, size_t size);
+
+/* clone.c: one request's VM. fn_clone_start is fn_clone_spawn (an ember
+ * process, its API up, nothing configured) then fn_clone_restore; serve
+ * spawns spares ahead so a request only restores. */
+int fn_clone_spawn(struct fn_clone *c, const struct fn_opts *o, struct ember_err *err);
+int fn_clone_restore(struct fn_clone *c, const struct fn_snapshot *s, struct ember_err *err);
+int fn_clone_start(struct fn_clone *c, const struct fn_opts *o, const struct fn_snapshot *s,
+		   struct ember_err *err);
+int fn_clone_run(struct fn_clone *c, const void *in, size_t len, struct agent_result *res,
+		 struct ember_err *err);
+void fn_clone_destroy(struct fn_clone *c);
+void fn_timing_print(const struct fn_clone *c);
+
+/* reap.c: the clone's page server (Uffd backend, REAP). */
+int fn_pager_start(struct fn_clone *c, struct ember_err *err);
+int fn_pager_wait_ready(struct fn_clone *c, struct ember_err *err);
+void fn_pager_stop(struct fn_clone *c);
+
+/* prepare.c, invoke in main.c, serve.c */
+int fn_prepare(const struct fn_opts *o, const char *src_dir, const char *name,
+	       const char *warmup_path, struct ember_err *err);
+int fn_serve(const struct fn_opts *o, const char *listen_addr, unsigned max_vms, unsigned queue,
+	     struct ember_err *err);
+
+#endif

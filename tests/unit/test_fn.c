@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ember-fn's parts that need no VM: the function store (names, generations,
+ * lookups), the log tail in error messages, and the client of ember's REST
+ * API against a fake server answering each way a server can.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api_client.h"
+#include "fn.h"
+
+static char dir[] = "/tmp/ember-fn-test.XXXXXX";
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	cr_assert_eq(fn_rm_rf(dir), 0);
+}
+
+static void touch(const char *gen, const char *file, size_t size)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", gen, file);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(ftruncate(fileno(f), (off_t)size), 0);
+	fclose(f);
+}
+
+TestSuite(fn_store, .init = setup, .fini = teardown);
+
+Test(fn_store, function_names)
+{
+	struct ember_err err = { 0 };
+	char long_name[FN_NAME_MAX + 2];
+
+	cr_assert_eq(fn_store_check_name("hello-world_1.2", &err), 0);
+	cr_assert_lt(fn_store_check_name("", &err), 0);
+	cr_assert_lt(fn_store_check_name(".hidden", &err), 0);
+	cr_assert_lt(fn_store_check_name("../etc", &err), 0, "no path components");
+	cr_assert_lt(fn_store_check_name("a/b", &err), 0);
+	cr_assert_lt(fn_store_check_name("sp ace", &err), 0);
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	cr_assert_lt(fn_store_check_name(long_name, &err), 0, "at most %d characters", FN_NAME_MAX);
+	cr_assert(strstr(err.msg, "bad function name"), "%s", err.msg);
+}
+
+Test(fn_store, a_published_generation_is_found_and_replaces_the_last)
+{
+	char gen1[PATH_MAX], gen2[PATH_MAX];
+	struct ember_err err = { 0 };
+	struct fn_snapshot s;
+
+	cr_assert_eq(fn_store_lookup(dir, "f", &s, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "no function \"f\""), "%s", err.msg);
+	cr_assert_eq(fn_store_new_generation(dir, "f", gen1, sizeof(gen1), &err), 0, "%s", err.msg);
+	touch(gen1, "snap.state", 100);
+	touch(gen1, "snap.mem", 1 << 20);
+	cr_assert_eq(fn_store_publish(dir, "f", gen1, &err), 0, "%s", err.msg);
+	cr_assert_eq(fn_store_lookup(dir, "f", &s, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(s.dir, gen1);
+	cr_assert_eq(s.mem_size, 1 << 20);
+	cr_assert(strstr(s.ws, "/ws.pages"));
+
+	cr_assert_eq(fn_store_new_generation(dir, "f", gen2, sizeof(gen2), &err), 0);
+	cr_assert_str_neq(gen1, gen2);
+	touch(gen2, "snap.state", 100);
+	touch(gen2, "snap.mem", 2 << 20);
+	cr_assert_eq(fn_store_publish(dir, "f", gen2, &err), 0, "%s", err.msg);
+	cr_assert_eq(fn_store_lookup(dir, "f", &s, &err), 0);
+	cr_assert_str_eq(s.dir, gen2);
+	cr_assert_eq(s.mem_size, 2 << 20);
+	cr_assert_eq(access(gen1, F_OK), -1, "the older generation is gone");
+}
+
+Test(fn_store, an_incomplete_snapshot_is_not_served)
+{
+	char gen[PATH_MAX];
+	struct ember_err err = { 0 };
+	struct fn_snapshot s;
+
+	cr_assert_eq(fn_store_new_generation(dir, "g", gen, sizeof(gen), &err), 0);
+	touch(gen, "snap.state", 100);
+	cr_assert_eq(fn_store_publish(dir, "g", gen, &err), 0);
+	cr_assert_eq(fn_store_lookup(dir, "g", &s, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "incomplete"), "%s", err.msg);
+	cr_assert_lt(fn_store_lookup(dir, "../g", &s, &err), 0);
+}
+
+TestSuite(fn_log, .init = setup, .fini = teardown);
+
+Test(fn_log, the_tail_is_the_last_three_lines)
+{
+	char path[PATH_MAX], tail[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log", dir);
+	f = fopen(path, "w");
+	fputs("one\ntwo\nthree\nfour\nfive\n\n", f);
+	fclose(f);
+	fn_log_tail(path, tail, sizeof(tail));
+	cr_assert_str_eq(tail, "three\nfour\nfive");
+	fn_log_tail("/nonexistent/log", tail, sizeof(tail));
+	cr_assert_str_eq(tail, "");
+}
+
+/* A server that reads one request and writes `reply` (NULL: nothing, and
+ * keep the connection open until the client gives up). */
+struct fake {
+	char path[100];
+	const char *reply;
+	char request[4096];
+	int lfd;
+	pthread_t th;
+};
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	int fd = accept(f->lfd, NULL, NULL);
+	ssize_t n;
+
+	n = read(fd, f->request, sizeof(f->request) - 1);
+	f->request[n > 0 ? n : 0] = '\0';
+	if (f->reply)
+		cr_assert_eq(write(fd, f->reply, strlen(f->reply)), (ssize_t)strlen(f->reply));
+	else
+		while (read(fd, f->request + n, 1) > 0)
+			;
+	close(fd);
+	return NULL;
+}
+
+static void fake_start(struct fake *f, const char *reply)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	snprintf(f->path, sizeof(f->path), "%s/api.sock", dir);
+	memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
+	f->reply = reply;
+	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(f->lfd, 1), 0);
+	cr_assert_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+	unlink(f->path);
+}
+
+TestSuite(api_client, .init = setup, .fini = teardown);
+
+Test(api_client, a_request_and_its_answer)
+{
+	struct ember_err err = { 0 };
+	struct api_reply r;
+	struct fake f;
+
+	fake_start(&f, "HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{\"state\":\"Idle\"}\n");
+	cr_assert_eq(api_client_call(f.path, "PUT", "/vm", "{\"a\": 1}", 2000, &r, &err), 0, "%s",
+		     err.msg);
+	fake_stop(&f);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "{\"state\":\"Idle\"}\n");
+	cr_assert(strstr(f.request, "PUT /vm HTTP/1.1\r\n"), "%s", f.request);
+	cr_assert(strstr(f.request, "Content-Length: 8\r\n"), "%s", f.request);
+	cr_assert(strstr(f.request, "\r\n\r\n{\"a\": 1}"), "%s", f.request);
+	api_reply_free(&r);
+}
+
+Test(api_client, an_error_answer_carries_the_fault_message)
+{
+	struct ember_err err = { 0 };
+	struct fake f;
+
+	fake_start(&f, "HTTP/1.1 400 Bad Request\r\nContent-Length: 36\r\n\r\n"
+		       "{\"fault_message\": \"it went wrong\"}\r\n");
+	cr_assert_eq(api_client_expect(f.path, "PUT", "/snapshot/load", "{}", 2000, &err), -EIO);
+	fake_stop(&f);
+	cr_assert_str_eq(err.msg, "PUT /snapshot/load: 400 it went wrong");
+
+	fake_start(&f, "HTTP/1.1 204 No Content\r\n\r\n");
+	cr_assert_eq(api_client_expect(f.path, "PATCH", "/vm", "{}", 2000, &err), 0, "%s", err.msg);
+	fake_stop(&f);
+}
+
+Test(api_client, no_answer_and_bad_answers_are_errors)
+{
+	struct ember_err err = { 0 };
+	struct api_reply r;
+	struct fake f;
+
+	fake_start(&f, "");
+	cr_assert_lt(api_client_call(f.path, "GET", "/", NULL, 2000, &r, &err), 0);
+	cr_assert(strstr(err.msg, "closed the connection"), "%s", err.msg);
+	fake_stop(&f);
+
+	fake_start(&f, "SSH-2.0-OpenSSH\r\n");
+	cr_assert_lt(api_client_call(f.path, "GET", "/", NULL, 2000, &r, &err), 0);
+	cr_assert(strstr(err.msg, "not HTTP"), "%s", err.msg);
+	fake_stop(&f);
+
+	fake_start(&f, NULL);
+	cr_assert_eq(api_client_call(f.path, "GET", "/", NULL, 200, &r, &err), -ETIMEDOUT);
+	cr_assert(strstr(err.msg, "did not answer in time"), "%s", err.msg);
+	fake_stop(&f);
+
+	cr_assert_lt(api_client_call("/nonexistent/sock", "GET", "/", NULL, 200, &r, &err), 0);
+	cr_assert(strstr(err.msg, "cannot connect"), "%s", err.msg);
+}
