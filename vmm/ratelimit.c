@@ -91,8 +91,9 @@ int ratelimit_init(struct ratelimit *rl, const struct token_bucket *bw,
 		rl->bw = *bw;
 	if (ops)
 		rl->ops = *ops;
-	if (!tb_enabled(&rl->bw) && !tb_enabled(&rl->ops))
-		return 0;
+	/* Every limiter has its timer from the start, limited or not: a PATCH
+	 * after boot only changes buckets, and the VMM thread's seccomp filter
+	 * has no timerfd_create. */
 	rl->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (rl->timer_fd < 0)
 		return err_errno(err, "rate limiter timerfd");
@@ -102,14 +103,11 @@ int ratelimit_init(struct ratelimit *rl, const struct token_bucket *bw,
 int ratelimit_update(struct ratelimit *rl, const struct token_bucket *bw,
 		     const struct token_bucket *ops, struct ember_err *err)
 {
+	if (rl->timer_fd < 0)
+		return err_set(err, EBADF, "the rate limiter has no timer");
 	rl->bw = *bw;
 	rl->ops = *ops;
-	if (rl->timer_fd >= 0 || (!tb_enabled(bw) && !tb_enabled(ops)))
-		return 0;
-	rl->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (rl->timer_fd < 0)
-		return err_errno(err, "rate limiter timerfd");
-	return 1;
+	return 0;
 }
 
 void ratelimit_free(struct ratelimit *rl)

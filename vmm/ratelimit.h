@@ -31,7 +31,7 @@ struct ratelimit {
 	struct token_bucket bw;
 	struct token_bucket ops;
 	bool blocked;
-	int timer_fd; /* fires when the limiter may be retried; -1 if unlimited */
+	int timer_fd; /* fires when the limiter may be retried */
 };
 
 void tb_init(struct token_bucket *tb, uint64_t size, uint64_t one_time_burst, uint64_t refill_ms,
@@ -45,9 +45,9 @@ void tb_refund(struct token_bucket *tb, uint64_t tokens);
 
 int ratelimit_init(struct ratelimit *rl, const struct token_bucket *bw,
 		   const struct token_bucket *ops, struct ember_err *err);
-/* New buckets (full, as Firecracker's PATCH). 1 when a timer fd was created
- * that the event loop must now watch, 0, or -errno. A blocked limiter stays
- * blocked until its timer fires. */
+/* New buckets (full, as Firecracker's PATCH): 0, or -errno. No syscall: the
+ * timer was made by ratelimit_init. A blocked limiter stays blocked until
+ * its timer fires. */
 int ratelimit_update(struct ratelimit *rl, const struct token_bucket *bw,
 		     const struct token_bucket *ops, struct ember_err *err);
 void ratelimit_free(struct ratelimit *rl);

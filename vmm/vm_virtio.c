@@ -130,7 +130,7 @@ static int add_drive(struct vm *vm, const struct config_drive *d, struct ember_e
 	}
 	vm->blks[vm->nr_blks++] = b;
 	ret = attach(vm, &b->transport, b->drive_id, err);
-	if (!ret && b->rl.timer_fd >= 0)
+	if (!ret)
 		ret = evloop_add(&vm->loop, b->rl.timer_fd, EPOLLIN, on_blk_timer, b, err);
 	return ret;
 }
@@ -177,9 +177,9 @@ static int watch_net(struct vm *vm, struct virtio_net *n, struct ember_err *err)
 	 * buffers, and resumes on the guest's next rx kick. */
 	int ret = evloop_add(&vm->loop, n->tap_fd, EPOLLIN | EPOLLET, on_tap, n, err);
 
-	if (!ret && n->rx_rl.timer_fd >= 0)
+	if (!ret)
 		ret = evloop_add(&vm->loop, n->rx_rl.timer_fd, EPOLLIN, on_net_rx_timer, n, err);
-	if (!ret && n->tx_rl.timer_fd >= 0)
+	if (!ret)
 		ret = evloop_add(&vm->loop, n->tx_rl.timer_fd, EPOLLIN, on_net_tx_timer, n, err);
 	return ret;
 }
@@ -272,7 +272,7 @@ static int add_rng(struct vm *vm, const struct config_entropy *c, struct ember_e
 	}
 	vm->rng = r;
 	ret = attach(vm, &r->transport, "entropy", err);
-	if (!ret && r->rl.timer_fd >= 0)
+	if (!ret)
 		ret = evloop_add(&vm->loop, r->rl.timer_fd, EPOLLIN, on_rng_timer, r, err);
 	return ret;
 }
@@ -291,14 +291,6 @@ int vm_virtio_create(struct vm *vm, struct ember_err *err)
 	if (!ret && vm->cfg->entropy.set)
 		ret = add_rng(vm, &vm->cfg->entropy, err);
 	return ret;
-}
-
-static int watch_timer(struct vm *vm, int created, int fd, evloop_fn fn, void *ctx,
-		       struct ember_err *err)
-{
-	if (created < 0)
-		return created;
-	return created ? evloop_add(&vm->loop, fd, EPOLLIN, fn, ctx, err) : 0;
 }
 
 int vm_virtio_update_drive(struct vm *vm, const struct config_drive *d, bool new_path,
@@ -321,7 +313,7 @@ int vm_virtio_update_drive(struct vm *vm, const struct config_drive *d, bool new
 	pthread_mutex_lock(&b->transport.lock);
 	ret = ratelimit_update(&b->rl, &p.bandwidth, &p.ops, err);
 	pthread_mutex_unlock(&b->transport.lock);
-	return watch_timer(vm, ret, b->rl.timer_fd, on_blk_timer, b, err);
+	return ret;
 }
 
 int vm_virtio_update_net(struct vm *vm, const struct config_net *c, struct ember_err *err)
@@ -340,8 +332,7 @@ int vm_virtio_update_net(struct vm *vm, const struct config_net *c, struct ember
 	rx = ratelimit_update(&n->rx_rl, &p.rx_bandwidth, &p.rx_ops, err);
 	tx = rx < 0 ? 0 : ratelimit_update(&n->tx_rl, &p.tx_bandwidth, &p.tx_ops, err);
 	pthread_mutex_unlock(&n->transport.lock);
-	rx = watch_timer(vm, rx, n->rx_rl.timer_fd, on_net_rx_timer, n, err);
-	return rx ? rx : watch_timer(vm, tx, n->tx_rl.timer_fd, on_net_tx_timer, n, err);
+	return rx < 0 ? rx : tx;
 }
 
 static int root_cmdline(const struct config_drive *d, struct cmdline *cl, struct ember_err *err)

@@ -9,9 +9,14 @@ set -euo pipefail
 uds=$E2E_TMP/v.sock
 has() { grep -q -- "$2" "$E2E_TMP/$1.out"; }
 
-# A host-side service for the guest: uppercase what it sends.
-socat UNIX-LISTEN:"${uds}_6000" SYSTEM:'tr a-z A-Z' &
+# A host-side service for the guest: uppercase what it sends. When the guest
+# half-closes, socat waits at most -t seconds for tr's answer before it closes
+# the socket; its default of 0.5 s lost the answer on a loaded machine (tr:
+# Broken pipe). socat still closes as soon as tr exits, so a long bound costs
+# nothing. The VM starts only once the socket is listening.
+socat -t 60 UNIX-LISTEN:"${uds}_6000" SYSTEM:'tr a-z A-Z' &
 svc_pid=$!
+for ((i = 0; i < 100; i++)); do [ -S "${uds}_6000" ] && break; sleep 0.1; done
 
 guest='ember-vsock echo 5000 & sleep 1; echo guest-to-host | ember-vsock send 2 6000; ember-vsock send 2 6001 </dev/null; echo nolistener-status=$?; ember-vsock recv 5002'
 cat >"$E2E_TMP/vsock.json" <<JSON
@@ -34,7 +39,9 @@ done
 ember_pid=$(pgrep -f -- "--config-file $E2E_TMP/vsock.json" | head -1)
 
 # talk TEXT_FILE: CONNECT 5000, send the file, print what comes back
-talk() { (printf 'CONNECT %s\n' "$2"; cat "$1") | timeout 30 socat -t 10 - UNIX-CONNECT:"$uds"; }
+# socat's -t bounds the wait for the rest of the answer once our side is done
+# (it returns as soon as the guest closes): generous, so load cannot cut it.
+talk() { (printf 'CONNECT %s\n' "$2"; cat "$1") | timeout 120 socat -t 60 - UNIX-CONNECT:"$uds"; }
 
 printf 'hello-vsock' >"$E2E_TMP/small"
 talk "$E2E_TMP/small" 5000 >"$E2E_TMP/echo.out"
@@ -52,16 +59,27 @@ for line in 'CONNECT' 'CONNECT abc' 'CONNECT 99999999999' 'HELLO 5000' \
 done >"$E2E_TMP/malformed.out" 2>&1
 printf 'CONNECT 5000' | timeout 10 socat -t 5 - UNIX-CONNECT:"$uds" >>"$E2E_TMP/malformed.out" 2>&1
 
+# ember's descriptor count once closing connections are gone (a closed
+# connection lingers up to the 2 s shutdown timeout, longer on a loaded
+# machine): the count that holds for 3 s in a row, within 60 s.
+settled_fds() {
+	local n last=-1 same=0
+	for ((j = 0; j < 600 && same < 30; j++)); do
+		n=$(ls "/proc/$ember_pid/fd" 2>/dev/null | wc -l)
+		if [ "$n" = "$last" ]; then same=$((same + 1)); else same=0; last=$n; fi
+		sleep 0.1
+	done
+	echo "$last"
+}
+
 # 100 connections opened and closed leave no descriptor behind
-sleep 1
-fds_before=$(ls "/proc/$ember_pid/fd" 2>/dev/null | wc -l)
+fds_before=$(settled_fds)
 good=0
 for ((i = 0; i < 100; i++)); do
-	[ "$(printf 'CONNECT 5000\nping-%d' "$i" | timeout 10 socat -t 5 - UNIX-CONNECT:"$uds" | sed -n 2p)" = "ping-$i" ] &&
+	[ "$(printf 'CONNECT 5000\nping-%d' "$i" | timeout 60 socat -t 30 - UNIX-CONNECT:"$uds" | sed -n 2p)" = "ping-$i" ] &&
 		good=$((good + 1))
 done
-sleep 2.5 # past the shutdown timeout
-fds_after=$(ls "/proc/$ember_pid/fd" 2>/dev/null | wc -l)
+fds_after=$(settled_fds)
 
 printf 'stop' >"$E2E_TMP/stop"
 talk "$E2E_TMP/stop" 5002 >/dev/null

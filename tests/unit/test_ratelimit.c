@@ -112,14 +112,23 @@ Test(ratelimit, bandwidth_and_ops_both_apply)
 	ratelimit_free(&rl);
 }
 
-Test(ratelimit, unlimited_needs_no_timer)
+Test(ratelimit, unlimited_passes_and_has_its_timer_for_later)
 {
+	struct token_bucket bw, ops = { 0 };
 	struct ratelimit rl;
+	int fd;
 
 	cr_assert_eq(ratelimit_init(&rl, NULL, NULL, NULL), 0);
-	cr_assert_eq(rl.timer_fd, -1);
+	cr_assert_geq(rl.timer_fd, 0, "made at build time, so a PATCH needs no syscall");
 	for (int i = 0; i < 1000; i++)
 		cr_assert(ratelimit_consume(&rl, 1 << 20, 0));
+	/* A PATCH after boot: new buckets on the same timer. */
+	fd = rl.timer_fd;
+	tb_init(&bw, 1000, 0, 100, 0);
+	cr_assert_eq(ratelimit_update(&rl, &bw, &ops, NULL), 0);
+	cr_assert_eq(rl.timer_fd, fd);
+	cr_assert(ratelimit_consume(&rl, 1000, 0));
+	cr_assert_not(ratelimit_consume(&rl, 1000, 0), "limited now");
 	ratelimit_free(&rl);
 }
 
