@@ -11,7 +11,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
-CPPFLAGS += -Ivmm -Ivirtio -Iapi -Ijailer -Isnapshot -Ifn
+CPPFLAGS += -Ivmm -Ivmm/resources -Ivirtio -Iapi -Ijailer -Isnapshot -Ifn
 LDLIBS := -ljansson -lhttp_parser -lpthread
 SANITIZE :=
 
@@ -20,9 +20,9 @@ DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev fil
 	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
 	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox
 
-LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard virtio/*.c) \
+LIB_SRCS := $(wildcard vmm/*.c) $(wildcard vmm/resources/*.c) $(wildcard virtio/*.c) \
 	$(filter-out snapshot/editor_main.c snapshot/uffd_handler.c,$(wildcard snapshot/*.c)) \
-	$(filter-out api/invoke_main.c,$(wildcard api/*.c))
+	$(filter-out api/main.c api/invoke_main.c,$(wildcard api/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
@@ -35,7 +35,7 @@ JAILER_OBJS := $(patsubst %.c,$(BUILD)/%.o,jailer/args.c jailer/cgroup.c jailer/
 # ember's built-in seccomp filters, compiled from JSON at build time.
 SECCOMP_JSON := jailer/seccomp-x86_64.json
 SECCOMP_GEN := $(BUILD)/gen/seccomp_default.o
-ALL_OBJS := $(LIB_OBJS) $(BUILD)/vmm/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS) \
+ALL_OBJS := $(LIB_OBJS) $(BUILD)/api/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS) \
 	$(SECCOMPILER_OBJS) $(BUILD)/jailer/seccompiler_main.o $(BUILD)/tests/seccomp_forbidden.o \
 	$(JAILER_OBJS) $(BUILD)/jailer/main.o $(BUILD)/snapshot/editor_main.o \
 	$(BUILD)/snapshot/uffd_handler.o $(FN_OBJS)
@@ -85,7 +85,7 @@ $(LIBEMBER): $(LIB_OBJS)
 # else, and no dynamic loading slows its start. Sanitizers need dynamic.
 STATIC := $(if $(SANITIZE),,-static-pie)
 
-$(EMBER): $(BUILD)/vmm/main.o $(SECCOMP_GEN) $(LIBEMBER)
+$(EMBER): $(BUILD)/api/main.o $(SECCOMP_GEN) $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $(STATIC) -o $@ $^ $(LDLIBS)
 
@@ -96,7 +96,7 @@ $(BUILD)/tests/seccomp_forbidden.o: vmm/seccomp_filter.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) -DEMBER_TEST_FORBIDDEN -c -o $@ $<
 
-$(FORBIDDEN): $(BUILD)/vmm/main.o $(BUILD)/tests/seccomp_forbidden.o $(SECCOMP_GEN) $(LIBEMBER)
+$(FORBIDDEN): $(BUILD)/api/main.o $(BUILD)/tests/seccomp_forbidden.o $(SECCOMP_GEN) $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $(STATIC) -o $@ $^ $(LDLIBS)
 
@@ -208,7 +208,7 @@ FUZZ_snapshot_SRCS := tests/fuzz/fuzz_snapshot.c $(LIB_SRCS)
 FUZZ_snapshot_WHAT := the snapshot state-file loader
 
 .SECONDEXPANSION:
-$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h api/*.h snapshot/*.h)
+$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h)
 	$(call say,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) -o $@ $(FUZZ_$*_SRCS) -ljansson -lhttp_parser -lpthread
@@ -249,7 +249,7 @@ unit-asan:
 		build-asan/tests/unit-tests
 	$(Q)build-asan/tests/unit-tests --jobs 2
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] fn/*.[ch] perf/*.c rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] vmm/resources/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] fn/*.[ch] perf/*.c rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

@@ -79,6 +79,11 @@ static int pick_verb(struct http_conn *c, unsigned method)
 			break;
 		c->cur.verb = HTTP_VERB_POST;
 		return 0;
+	case HTTP_DELETE:
+		if (!c->allow_delete)
+			break;
+		c->cur.verb = HTTP_VERB_DELETE;
+		return 0;
 	default: break;
 	}
 	return fail(c, 405, "method %s is not supported",
@@ -198,9 +203,9 @@ void http_request_free(struct http_request *r)
 
 const char *http_verb_name(enum http_verb v)
 {
-	static const char *const names[] = { "GET", "PUT", "PATCH", "POST" };
+	static const char *const names[] = { "GET", "PUT", "PATCH", "POST", "DELETE" };
 
-	return (unsigned)v < 4 ? names[v] : "?";
+	return (unsigned)v < 5 ? names[v] : "?";
 }
 
 const char *http_reason(int status)
@@ -223,15 +228,17 @@ const char *http_reason(int status)
 	}
 }
 
-int http_response(char **out, size_t *len, int status, const char *json_body, bool keep_alive)
+int http_response(char **out, size_t *len, int status, const char *json_body, bool keep_alive,
+		  const char *headers)
 {
 	size_t body_len = json_body ? strlen(json_body) : 0;
 	int n;
 
-	n = asprintf(out, "HTTP/1.1 %d %s\r\nServer: ember\r\nContent-Length: %zu\r\n%s%s\r\n%s",
+	n = asprintf(out, "HTTP/1.1 %d %s\r\nServer: ember\r\nContent-Length: %zu\r\n%s%s%s\r\n%s",
 		     status, http_reason(status), body_len,
 		     json_body ? "Content-Type: application/json\r\n" : "",
-		     keep_alive ? "" : "Connection: close\r\n", json_body ? json_body : "");
+		     keep_alive ? "" : "Connection: close\r\n", headers ? headers : "",
+		     json_body ? json_body : "");
 	if (n < 0) {
 		*out = NULL;
 		return -ENOMEM;

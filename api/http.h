@@ -18,7 +18,7 @@
 #define HTTP_PATH_MAX         1024
 #define HTTP_QUEUE_MAX        16 /* parsed requests waiting to be served */
 
-enum http_verb { HTTP_VERB_GET, HTTP_VERB_PUT, HTTP_VERB_PATCH, HTTP_VERB_POST };
+enum http_verb { HTTP_VERB_GET, HTTP_VERB_PUT, HTTP_VERB_PATCH, HTTP_VERB_POST, HTTP_VERB_DELETE };
 
 struct http_request {
 	enum http_verb verb;
@@ -31,7 +31,8 @@ struct http_request {
 struct http_conn {
 	void *parser; /* the library's state */
 	size_t body_max;
-	bool allow_post; /* ember's API has no POST (405); ember-fn's endpoint has */
+	bool allow_post;   /* ember's API has no POST (405); ember-fn's endpoint has */
+	bool allow_delete; /* ember's API has DELETE (Firecracker's hot-unplug) */
 	size_t header_bytes, path_len;
 	struct http_request cur;
 	struct http_request queue[HTTP_QUEUE_MAX];
@@ -52,8 +53,10 @@ void http_request_free(struct http_request *r);
 
 const char *http_verb_name(enum http_verb v);
 const char *http_reason(int status);
-/* A response with an optional JSON body, in a malloc'ed buffer. */
-int http_response(char **out, size_t *len, int status, const char *json_body, bool keep_alive);
+/* A response with an optional JSON body and extra header lines (each ending
+ * "\r\n", or NULL), in a malloc'ed buffer. */
+int http_response(char **out, size_t *len, int status, const char *json_body, bool keep_alive,
+		  const char *headers);
 /* {"fault_message": msg} as a malloc'ed string, JSON-escaped; NULL on ENOMEM. */
 char *http_fault_body(const char *msg);
 

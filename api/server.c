@@ -54,12 +54,15 @@ static int queue_out(struct api_client *c, const char *data, size_t len)
 	return 0;
 }
 
-static void answer(struct api_client *c, int status, const char *body, bool keep_alive)
+static void answer(struct api_client *c, int status, const char *body, bool keep_alive,
+		   bool deprecated)
 {
 	char *resp;
 	size_t len;
 
-	if (http_response(&resp, &len, status, body, keep_alive) < 0 || queue_out(c, resp, len) < 0)
+	if (http_response(&resp, &len, status, body, keep_alive,
+			  deprecated ? "Deprecation: true\r\n" : NULL) < 0 ||
+	    queue_out(c, resp, len) < 0)
 		c->closing = true;
 	free(resp);
 	if (!keep_alive)
@@ -70,7 +73,7 @@ static void answer_fault(struct api_client *c, int status, const char *msg)
 {
 	char *body = http_fault_body(msg);
 
-	answer(c, status, body, false);
+	answer(c, status, body, false, false);
 	free(body);
 }
 
@@ -82,7 +85,7 @@ static void serve_requests(struct api_server *s, struct api_client *c)
 		struct api_reply reply = { .status = 500 };
 
 		s->handle(s->ctx, &req, &reply);
-		answer(c, reply.status, reply.body, req.keep_alive);
+		answer(c, reply.status, reply.body, req.keep_alive, reply.deprecated);
 		s->requests++;
 		free(reply.body);
 		http_request_free(&req);
@@ -160,6 +163,7 @@ static void accept_clients(struct api_server *s)
 			close(fd);
 			continue;
 		}
+		c->http.allow_delete = true; /* Firecracker's hot-unplug routes */
 		c->fd = fd;
 		c->next = s->clients;
 		s->clients = c;

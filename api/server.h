@@ -21,7 +21,8 @@
 
 struct api_reply {
 	int status;
-	char *body; /* malloc'ed JSON, or NULL */
+	char *body;      /* malloc'ed JSON, or NULL */
+	bool deprecated; /* answer with "Deprecation: true", as Firecracker */
 };
 
 typedef void (*api_handler)(void *ctx, const struct http_request *req, struct api_reply *reply);

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "crc64.h"
 #include "log.h"
 #include "snapshot.h"
@@ -74,19 +73,23 @@ static int write_region(int fd, const struct guest_region *r, off_t offset, cons
 }
 
 /* Pages written since the last snapshot: KVM's log of the guest's writes
- * (read and cleared) and ember's own. NULL without tracking. */
-static int take_dirty(struct vm *vm, int i, uint64_t **out, struct ember_err *err)
+ * (read and cleared) and ember's own. Without tracking, a diff takes every
+ * page resident in memory (Firecracker's mincore mode: larger, and only
+ * right without swap), a full snapshot nothing (NULL). */
+static int take_dirty(struct vm *vm, int i, bool diff, uint64_t **out, struct ember_err *err)
 {
 	const struct guest_region *r = &vm->mem.regions[i];
 	struct kvm_dirty_log log = { .slot = (uint32_t)i };
 	size_t words = (r->size / PAGE + 63) / 64;
 
 	*out = NULL;
-	if (!vm->cfg->machine.track_dirty_pages)
+	if (!vm->cfg->machine.track_dirty_pages && !diff)
 		return 0;
 	*out = calloc(words, 8);
 	if (!*out)
 		return err_set(err, ENOMEM, "no memory for the dirty page bitmap");
+	if (!vm->cfg->machine.track_dirty_pages)
+		return guest_mem_resident(&vm->mem, i, *out, err);
 	log.dirty_bitmap = *out;
 	if (KVM_IOCTL(vm->kvm.vm_fd, KVM_GET_DIRTY_LOG, &log, err) < 0) {
 		free(*out);
@@ -111,7 +114,7 @@ static int write_memory(struct vm *vm, const char *path, bool diff, struct ember
 		uint64_t *dirty;
 
 		/* Taken for a full snapshot too: the next diff starts from here. */
-		if ((ret = take_dirty(vm, i, &dirty, err)) < 0)
+		if ((ret = take_dirty(vm, i, diff, &dirty, err)) < 0)
 			break;
 		if ((ret = write_region(fd, &mem->regions[i], offset, diff ? dirty : NULL)) < 0)
 			err_set(err, -ret, "writing the memory file %s: %s", path, strerror(-ret));
@@ -172,23 +175,14 @@ static int write_file(const char *path, const void *buf, size_t len, struct embe
 	return ret;
 }
 
-int snapshot_create(struct vm *vm, const struct vm_config *cfg, const char *state_path,
+int snapshot_create(struct vm *vm, const char *config_json, const char *state_path,
 		    const char *mem_path, bool diff, struct ember_err *err)
 {
 	struct state_writer w;
-	char *json;
 	int ret;
 
-	if (diff && !cfg->machine.track_dirty_pages)
-		return err_set(err, EINVAL,
-			       "a Diff snapshot needs track_dirty_pages (machine-config, "
-			       "or snapshot/load)");
-	json = config_dump(cfg);
-	if (!json)
-		return err_set(err, ENOMEM, "out of memory for the snapshot's configuration");
 	state_writer_init(&w);
-	ret = build_state(vm, json, &w, err);
-	free(json);
+	ret = build_state(vm, config_json, &w, err);
 	if (!ret && w.len > SNAPSHOT_FILE_MAX)
 		ret = err_set(err, EFBIG, "the state is %zu bytes, more than %d", w.len,
 			      SNAPSHOT_FILE_MAX);
@@ -325,13 +319,14 @@ static int check_layout(const struct vm *vm, const struct snapshot_file *f, stru
 	return 0;
 }
 
-int snapshot_restore(struct vm *vm, struct snapshot_file *f, struct ember_err *err)
+int snapshot_restore(struct vm *vm, struct snapshot_file *f, bool clock_realtime,
+		     struct ember_err *err)
 {
 	struct state_reader *r = &f->rest;
 	int ret = check_layout(vm, f, err);
 
 	if (!ret)
-		ret = snapshot_vm_restore(&vm->kvm, r, err);
+		ret = snapshot_vm_restore(&vm->kvm, r, f->minor, clock_realtime, err);
 	if (!ret && state_get_u32(r) != vm->nr_vcpus)
 		ret = err_set(err, EINVAL,
 			      "the snapshot's vCPU count differs from its configuration");

@@ -23,11 +23,14 @@
 
 #include "log.h"
 
-#define RXQ         0
-#define TXQ         1
-#define NET_QUEUE   256
-#define NET_CFG_LEN 6 /* mac; nothing else offered */
-#define F(bit)      (1ULL << VIRTIO_NET_F_##bit)
+#define RXQ       0
+#define TXQ       1
+#define NET_QUEUE 256
+/* mac[6], status, max_virtqueue_pairs (neither offered: read as 0), mtu
+ * (virtio 1.2, 5.1.4). */
+#define NET_CFG_LEN     12
+#define NET_CFG_MTU_OFF 10
+#define F(bit)          (1ULL << VIRTIO_NET_F_##bit)
 #define NET_FEATURES                                                                             \
 	(F(CSUM) | F(GUEST_CSUM) | F(GUEST_TSO4) | F(GUEST_TSO6) | F(HOST_TSO4) | F(HOST_TSO6) | \
 	 F(MRG_RXBUF))
@@ -264,14 +267,18 @@ static uint64_t net_features(void *dev)
 {
 	struct virtio_net *n = dev;
 
-	return NET_FEATURES | (n->has_mac ? F(MAC) : 0);
+	return NET_FEATURES | (n->has_mac ? F(MAC) : 0) | (n->mtu ? F(MTU) : 0);
 }
 
 static void net_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct virtio_net *n = dev;
+	uint8_t cfg[NET_CFG_LEN] = { 0 };
 
-	memcpy(data, n->mac + off, len);
+	memcpy(cfg, n->mac, sizeof(n->mac));
+	cfg[NET_CFG_MTU_OFF] = (uint8_t)n->mtu; /* little-endian */
+	cfg[NET_CFG_MTU_OFF + 1] = (uint8_t)(n->mtu >> 8);
+	memcpy(data, cfg + off, len); /* the transport keeps off + len within NET_CFG_LEN */
 }
 
 /* The offloads the guest accepted, as the TAP's: what it may be handed. */
@@ -372,6 +379,25 @@ static int open_tap(struct virtio_net *n, struct ember_err *err)
 	return 0;
 }
 
+int virtio_net_probe_tap(const char *name)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	int fd, ret = 0;
+
+	if (strlen(name) >= sizeof(ifr.ifr_name))
+		return -EINVAL;
+	if (!if_nametoindex(name))
+		return -ENODEV;
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memcpy(ifr.ifr_name, name, strlen(name) + 1);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 static int init_limits(struct virtio_net *n, const struct virtio_net_params *p,
 		       struct ember_err *err)
 {
@@ -392,6 +418,7 @@ static int setup(struct virtio_net *n, const struct virtio_net_params *p,
 	n->mem = mem;
 	n->has_mac = p->has_mac;
 	memcpy(n->mac, p->mac, sizeof(n->mac));
+	n->mtu = p->mtu;
 	snprintf(n->iface_id, sizeof(n->iface_id), "%s", p->iface_id);
 	snprintf(n->tap_name, sizeof(n->tap_name), "%s", p->tap_name);
 	ret = virtio_mmio_init(&n->transport, &virtio_net_ops, n, mem, base, irq, err);

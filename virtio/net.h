@@ -22,6 +22,7 @@ struct virtio_net_params {
 	const char *tap_name;
 	bool has_mac;
 	uint8_t mac[6];
+	uint16_t mtu; /* 0: VIRTIO_NET_F_MTU not offered */
 	struct token_bucket rx_bandwidth, rx_ops;
 	struct token_bucket tx_bandwidth, tx_ops;
 };
@@ -41,6 +42,7 @@ struct virtio_net {
 	int tap_fd;
 	bool has_mac;
 	uint8_t mac[6];
+	uint16_t mtu;
 	bool mrg_rxbuf;    /* negotiated VIRTIO_NET_F_MRG_RXBUF */
 	unsigned offloads; /* TUN_F_* set on the TAP */
 	struct ratelimit rx_rl, tx_rl;
@@ -67,6 +69,9 @@ int virtio_net_open(struct virtio_net *n, const struct virtio_net_params *p,
 int virtio_net_open_fd(struct virtio_net *n, const struct virtio_net_params *p, int tap_fd,
 		       const struct guest_mem *mem, uint64_t base, uint32_t irq,
 		       struct ember_err *err);
+/* Whether the TAP `name` exists and can be attached now (then let go):
+ * 0, -ENODEV when missing, -EBUSY when another holds it, -errno. */
+int virtio_net_probe_tap(const char *name);
 void virtio_net_close(struct virtio_net *n);
 /* The TAP is readable (VMM thread; the TAP is polled edge-triggered). */
 void virtio_net_tap_readable(struct virtio_net *n);

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The VM's configuration in Firecracker's config-file schema. */
+/*
+ * The machine's plain description of a VM: what vm_create() builds. No
+ * parsing here: the control plane (vmm/resources/) fills it from API
+ * requests and config files, and dumps it back. Optional fields remember
+ * whether they were given, so GET /vm/config shows them as they came.
+ */
 #ifndef EMBER_CONFIG_H
 #define EMBER_CONFIG_H
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "err.h"
-#include "log.h"
 
 #define CONFIG_MAX_VCPUS       32
 #define CONFIG_DEFAULT_MEM_MIB 128
@@ -15,10 +17,28 @@
 	"reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux " \
 	"i8042.dumbkbd swiotlb=noforce"
 
+struct cpu_template;
+
 struct config_boot {
 	char *kernel_image_path;
 	char *initrd_path; /* NULL: none */
 	char *boot_args;   /* NULL: CONFIG_DEFAULT_BOOT_ARGS */
+};
+
+enum config_huge_pages {
+	CONFIG_HUGE_NONE,        /* 4 KiB pages */
+	CONFIG_HUGE_TRANSPARENT, /* madvise(MADV_HUGEPAGE) */
+	CONFIG_HUGE_2M,          /* hugetlbfs 2 MiB pages */
+};
+
+/* Firecracker's static CPU templates (the deprecated machine-config field). */
+enum config_cpu_template {
+	CONFIG_TEMPLATE_NONE,
+	CONFIG_TEMPLATE_C3,
+	CONFIG_TEMPLATE_T2,
+	CONFIG_TEMPLATE_T2S,
+	CONFIG_TEMPLATE_T2CL,
+	CONFIG_TEMPLATE_T2A,
 };
 
 struct config_machine {
@@ -26,29 +46,28 @@ struct config_machine {
 	uint64_t mem_size_mib;
 	bool smt;
 	bool track_dirty_pages;
-	bool huge_pages;       /* "2M" */
-	char cpu_template[16]; /* "None" or a template name */
-};
-
-struct config_logger {
-	bool set;
-	char *log_path;
-	struct log_options opts;
+	enum config_huge_pages huge_pages;
+	enum config_cpu_template cpu_template;
 };
 
 /* Firecracker's TokenBucket: size 0 or refill_time 0 means unlimited. */
 struct config_bucket {
+	bool set;
 	uint64_t size;
+	bool has_burst; /* one_time_burst given (GET shows null otherwise) */
 	uint64_t one_time_burst;
 	uint64_t refill_time_ms;
 };
 
 struct config_rate_limiter {
+	bool set;
 	struct config_bucket bandwidth; /* bytes */
 	struct config_bucket ops;       /* operations */
 };
 
 #define CONFIG_MAX_DRIVES 16
+
+enum config_io_engine { CONFIG_IO_SYNC, CONFIG_IO_ASYNC };
 
 struct config_drive {
 	char *drive_id;
@@ -57,6 +76,7 @@ struct config_drive {
 	bool is_root_device;
 	bool is_read_only;
 	bool writeback; /* cache_type "Writeback" (default "Unsafe") */
+	enum config_io_engine io_engine;
 	struct config_rate_limiter rate_limiter;
 };
 
@@ -67,6 +87,7 @@ struct config_net {
 	char *host_dev_name; /* an existing TAP device */
 	bool has_mac;
 	uint8_t mac[6];
+	uint16_t mtu; /* 0: none offered (VIRTIO_NET_F_MTU off) */
 	struct config_rate_limiter rx_rate_limiter;
 	struct config_rate_limiter tx_rate_limiter;
 };
@@ -77,66 +98,40 @@ struct config_vsock {
 	char *uds_path;
 };
 
-struct config_metrics {
-	bool set;
-	char *metrics_path;
-	bool emit_id;
-	char *properties; /* JSON object text of string values, or NULL */
-};
-
 struct config_entropy {
 	bool set;
 	struct config_rate_limiter rate_limiter;
+};
+
+struct config_serial {
+	char *out_path;              /* NULL: the caller's (stdout) */
+	struct config_bucket output; /* bytes; excess output is dropped */
 };
 
 struct vm_config {
 	bool has_boot;
 	struct config_boot boot;
 	struct config_machine machine;
-	struct config_logger logger;
-	char *serial_out_path; /* NULL: stdout */
+	struct cpu_template *cpu_custom; /* PUT /cpu-config; NULL: none */
+	struct config_serial serial;
 	/* In Firecracker's attach order: the root drive first, then as listed. */
 	struct config_drive drives[CONFIG_MAX_DRIVES];
 	unsigned nr_drives;
 	struct config_net nets[CONFIG_MAX_NETS];
 	unsigned nr_nets;
 	struct config_vsock vsock;
-	struct config_metrics metrics;
 	struct config_entropy entropy;
 };
 
 void config_init(struct vm_config *cfg);
 void config_free(struct vm_config *cfg);
-/* Parse Firecracker's config-file JSON. Unknown keys, duplicate keys, wrong
- * types and out-of-range values are errors with a message naming the field. */
-int config_parse(struct vm_config *cfg, const char *json, struct ember_err *err);
-int config_load_file(struct vm_config *cfg, const char *path, struct ember_err *err);
-
-/* The API's pre-boot resources. The config file's sections go through the
- * same code, but a file may not name a drive or interface twice, while a
- * PUT replaces the one with its id. */
-enum config_resource {
-	CONFIG_BOOT_SOURCE, /* PUT /boot-source */
-	CONFIG_MACHINE,     /* PUT and PATCH /machine-config */
-	CONFIG_DRIVE,       /* PUT /drives/{id}; PATCH: path_on_host, rate_limiter */
-	CONFIG_NET,         /* PUT /network-interfaces/{id}; PATCH: rate limiters */
-	CONFIG_VSOCK,       /* PUT /vsock */
-	CONFIG_LOGGER,      /* PUT /logger */
-	CONFIG_METRICS,     /* PUT /metrics */
-	CONFIG_ENTROPY,     /* PUT /entropy */
-};
-
-/* Apply a request body (JSON text). `id` is the path's id, which must match
- * the body's. On an error the config is unchanged and err says why. */
-int config_put(struct vm_config *cfg, enum config_resource res, const char *id, const char *json,
-	       bool patch, struct ember_err *err);
+void config_boot_free(struct config_boot *b);
+void config_drive_free(struct config_drive *d);
+void config_net_free(struct config_net *n);
 /* The index of the drive or interface with this id, or -1. */
 int config_find_drive(const struct vm_config *cfg, const char *id);
 int config_find_net(const struct vm_config *cfg, const char *id);
-/* The config in the config file's schema, as GET /vm/config shows it:
- * malloc'ed JSON text, or NULL when out of memory. */
-char *config_dump(const struct vm_config *cfg);
-/* Checks that need the whole config (boot source present...). */
-int config_validate(const struct vm_config *cfg, struct ember_err *err);
+/* Guest memory page size the configuration asks for, in MiB multiples. */
+unsigned config_mem_granule_mib(enum config_huge_pages h);
 
 #endif

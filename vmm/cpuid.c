@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* CPUID normalisation: topology, APIC ids, hypervisor leaves, templates. */
+/* CPUID normalisation: topology, APIC ids, hypervisor leaves. */
 #include "cpuid.h"
 
 #include <errno.h>
@@ -13,48 +13,6 @@
 #define LEAF1_ECX_HYPERVISOR   (1u << 31)
 #define LEAF1_EDX_HTT          (1u << 28)
 #define AMD_ECX_CMP_LEGACY     (1u << 1)
-
-/* Leaf 7.0 bits that tie a guest to a host generation. */
-#define L7_EBX_HLE    (1u << 4)
-#define L7_EBX_RTM    (1u << 11)
-#define L7_EBX_MPX    (1u << 14)
-#define L7_EBX_AVX512 0xdc230000u /* F, DQ, IFMA, PF, ER, CD, BW, VL */
-#define L7_ECX_AVX512 0x00005842u /* VBMI, VBMI2, VNNI, BITALG, VPOPCNTDQ */
-#define L7_ECX_PKU    (1u << 3)
-#define L7_EDX_AVX512 0x0000000cu /* 4VNNIW, 4FMAPS */
-#define XCR0_AVX512   0xe0u       /* opmask, ZMM_Hi256, Hi16_ZMM */
-#define XCR0_MPX      0x18u
-
-static const struct cpuid_mask t2_masks[] = {
-	{ 7, 0, CPUID_EBX, L7_EBX_HLE | L7_EBX_RTM | L7_EBX_MPX | L7_EBX_AVX512 },
-	{ 7, 0, CPUID_ECX, L7_ECX_AVX512 | L7_ECX_PKU },
-	{ 7, 0, CPUID_EDX, L7_EDX_AVX512 },
-	{ 0xd, 0, CPUID_EAX, XCR0_AVX512 | XCR0_MPX },
-};
-
-static const struct cpuid_template templates[] = {
-	{ "None", "the host's CPU as KVM reports it, normalised", NULL, 0 },
-	{ "T2", "no AVX-512, TSX, MPX or PKU: a baseline shared by recent hosts", t2_masks,
-	  (int)(sizeof(t2_masks) / sizeof(t2_masks[0])) },
-};
-
-const struct cpuid_template *cpuid_template_find(const char *name)
-{
-	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
-		if (!strcmp(templates[i].name, name))
-			return &templates[i];
-	return NULL;
-}
-
-void cpuid_template_names(char *buf, size_t size)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]) && off < size; i++)
-		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "",
-					templates[i].name);
-}
 
 int cpuid_get_supported(int kvm_fd, struct cpuid_table *out, struct ember_err *err)
 {
@@ -77,16 +35,6 @@ struct kvm_cpuid_entry2 *cpuid_find(struct cpuid_table *t, uint32_t leaf, uint32
 			return e;
 	}
 	return NULL;
-}
-
-static uint32_t *reg_of(struct kvm_cpuid_entry2 *e, enum cpuid_reg r)
-{
-	switch (r) {
-	case CPUID_EAX: return &e->eax;
-	case CPUID_EBX: return &e->ebx;
-	case CPUID_ECX: return &e->ecx;
-	default: return &e->edx;
-	}
 }
 
 /* Smallest shift s with (1 << s) >= n. */
@@ -188,23 +136,7 @@ static void fix_amd_leaves(struct kvm_cpuid_entry2 *e, const struct cpuid_topolo
 	}
 }
 
-static void apply_template(struct cpuid_table *t, const struct cpuid_template *tmpl)
-{
-	for (int i = 0; tmpl && i < tmpl->nr_masks; i++) {
-		const struct cpuid_mask *m = &tmpl->masks[i];
-
-		for (uint32_t j = 0; j < t->hdr.nent && j < CPUID_MAX_ENTRIES; j++) {
-			struct kvm_cpuid_entry2 *e = &t->entries[j];
-
-			if (e->function == m->leaf &&
-			    (m->subleaf == CPUID_ANY_SUBLEAF || e->index == m->subleaf))
-				*reg_of(e, m->reg) &= ~m->clear;
-		}
-	}
-}
-
-void cpuid_normalize(struct cpuid_table *t, const struct cpuid_topology *topo,
-		     const struct cpuid_template *tmpl)
+void cpuid_normalize(struct cpuid_table *t, const struct cpuid_topology *topo)
 {
 	bool amd = is_amd(t);
 
@@ -226,5 +158,4 @@ void cpuid_normalize(struct cpuid_table *t, const struct cpuid_topology *topo,
 			break;
 		}
 	}
-	apply_template(t, tmpl);
 }

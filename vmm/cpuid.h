@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Guest CPUID: KVM_GET_SUPPORTED_CPUID, normalised, filtered by a template. */
+/* Guest CPUID: KVM_GET_SUPPORTED_CPUID, normalised per vCPU. */
 #ifndef EMBER_CPUID_H
 #define EMBER_CPUID_H
 
@@ -13,22 +13,6 @@
 #define CPUID_MAX_ENTRIES 256
 
 enum cpuid_reg { CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX };
-
-/* Bits a template clears in one register of one (leaf, subleaf). */
-struct cpuid_mask {
-	uint32_t leaf;
-	uint32_t subleaf; /* CPUID_ANY_SUBLEAF: every subleaf */
-	enum cpuid_reg reg;
-	uint32_t clear;
-};
-#define CPUID_ANY_SUBLEAF 0xffffffffu
-
-struct cpuid_template {
-	const char *name;
-	const char *description;
-	const struct cpuid_mask *masks;
-	int nr_masks;
-};
 
 struct cpuid_topology {
 	unsigned vcpu_index; /* also the APIC id */
@@ -44,13 +28,10 @@ struct cpuid_table {
 };
 
 int cpuid_get_supported(int kvm_fd, struct cpuid_table *out, struct ember_err *err);
-const struct cpuid_template *cpuid_template_find(const char *name);
-/* "None, T2, ...": the known template names, for messages. */
-void cpuid_template_names(char *buf, size_t size);
 struct kvm_cpuid_entry2 *cpuid_find(struct cpuid_table *t, uint32_t leaf, uint32_t subleaf);
-/* Rewrite topology, APIC ids and hypervisor leaves for one vCPU, then apply
- * the template's masks. Pure: unit-tested on made-up tables. */
-void cpuid_normalize(struct cpuid_table *t, const struct cpuid_topology *topo,
-		     const struct cpuid_template *tmpl);
+/* Rewrite topology, APIC ids and hypervisor leaves for one vCPU (after a
+ * CPU template has been applied to the table). Pure: unit-tested on
+ * made-up tables. */
+void cpuid_normalize(struct cpuid_table *t, const struct cpuid_topology *topo);
 
 #endif

@@ -13,25 +13,30 @@
 
 /* Anonymous memory, or (fd >= 0) the file at offset, copy-on-write:
  * clean pages come from the page cache, shared by every VM mapping it. */
-static int map_region(struct guest_region *r, bool hugepages, int fd, uint64_t offset,
+static int map_region(struct guest_region *r, enum guest_mem_pages pages, int fd, uint64_t offset,
 		      struct ember_err *err)
 {
 	int flags = MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0);
 	void *p;
 
-	if (hugepages)
+	if (pages == GUEST_MEM_2M)
 		flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
 	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, flags, fd, (off_t)offset);
 	if (p == MAP_FAILED)
-		return err_errno(err, "cannot map %" PRIu64 " MiB of guest memory%s", r->size >> 20,
-				 hugepages ? " in 2 MiB huge pages" : "");
+		return err_errno(err, "Cannot create mmap region of %" PRIu64 " MiB%s",
+				 r->size >> 20,
+				 pages == GUEST_MEM_2M ? " in 2 MiB huge pages" : "");
 	/* Guest RAM never belongs in a core dump of ember. */
 	madvise(p, r->size, MADV_DONTDUMP);
+	/* A hint: where THP is off or the mapping cannot use it, 4 KiB pages. */
+	if (pages == GUEST_MEM_THP)
+		madvise(p, r->size, MADV_HUGEPAGE);
 	r->host = p;
 	return 0;
 }
 
-static int layout(struct guest_mem *mem, uint64_t size, bool hugepages, struct ember_err *err)
+static int layout(struct guest_mem *mem, uint64_t size, enum guest_mem_pages pages,
+		  struct ember_err *err)
 {
 	uint64_t low = size < LAYOUT_MMIO_START ? size : LAYOUT_MMIO_START;
 
@@ -40,11 +45,11 @@ static int layout(struct guest_mem *mem, uint64_t size, bool hugepages, struct e
 		return err_set(err, EINVAL,
 			       "guest memory size %" PRIu64 " is not a positive multiple of 4 KiB",
 			       size);
-	if (hugepages && size % (2ULL << 20))
+	if (pages != GUEST_MEM_4K && size % (2ULL << 20))
 		return err_set(err, EINVAL,
 			       "guest memory must be a multiple of 2 MiB with huge pages");
 	mem->size = size;
-	mem->hugepages = hugepages;
+	mem->pages = pages;
 	mem->regions[0] = (struct guest_region){ .gpa = 0, .size = low };
 	mem->nr_regions = 1;
 	if (size > low) {
@@ -60,7 +65,7 @@ static int map_all(struct guest_mem *mem, int fd, struct ember_err *err)
 	uint64_t offset = 0;
 
 	for (int i = 0; i < mem->nr_regions; offset += mem->regions[i++].size) {
-		int ret = map_region(&mem->regions[i], mem->hugepages, fd, offset, err);
+		int ret = map_region(&mem->regions[i], mem->pages, fd, offset, err);
 
 		if (ret < 0) {
 			guest_mem_free(mem);
@@ -70,18 +75,23 @@ static int map_all(struct guest_mem *mem, int fd, struct ember_err *err)
 	return 0;
 }
 
-int guest_mem_init(struct guest_mem *mem, uint64_t size, bool hugepages, struct ember_err *err)
+int guest_mem_init(struct guest_mem *mem, uint64_t size, enum guest_mem_pages pages,
+		   struct ember_err *err)
 {
-	int ret = layout(mem, size, hugepages, err);
+	int ret = layout(mem, size, pages, err);
 
 	return ret ? ret : map_all(mem, -1, err);
 }
 
-int guest_mem_init_file(struct guest_mem *mem, uint64_t size, int fd, struct ember_err *err)
+int guest_mem_init_file(struct guest_mem *mem, uint64_t size, int fd, enum guest_mem_pages pages,
+			struct ember_err *err)
 {
 	struct stat st;
-	int ret = layout(mem, size, false, err);
+	int ret;
 
+	if (pages == GUEST_MEM_2M)
+		return err_set(err, EINVAL, "2M huge pages cannot back a File memory backend");
+	ret = layout(mem, size, pages, err);
 	if (ret)
 		return ret;
 	if (fstat(fd, &st) < 0)
@@ -102,6 +112,29 @@ void guest_mem_init_static(struct guest_mem *mem, const struct guest_region *reg
 		mem->size += regions[i].size;
 		mem->nr_regions++;
 	}
+}
+
+int guest_mem_resident(const struct guest_mem *mem, int i, uint64_t *bitmap, struct ember_err *err)
+{
+	const struct guest_region *r = &mem->regions[i];
+	uint64_t pages = r->size / LAYOUT_PAGE, chunk = 1 << 16;
+	unsigned char *vec = malloc((size_t)chunk);
+
+	if (!vec)
+		return err_set(err, ENOMEM, "no memory for the residency map");
+	for (uint64_t p0 = 0; p0 < pages; p0 += chunk) {
+		uint64_t n = pages - p0 < chunk ? pages - p0 : chunk;
+
+		if (mincore(r->host + p0 * LAYOUT_PAGE, n * LAYOUT_PAGE, vec) < 0) {
+			free(vec);
+			return err_errno(err, "mincore on guest memory");
+		}
+		for (uint64_t k = 0; k < n; k++)
+			if (vec[k] & 1)
+				bitmap[(p0 + k) / 64] |= 1ULL << ((p0 + k) % 64);
+	}
+	free(vec);
+	return 0;
 }
 
 void guest_mem_free(struct guest_mem *mem)

@@ -11,6 +11,13 @@
 
 #define GUEST_MEM_MAX_REGIONS 2
 
+/* How guest RAM is backed (the machine-config's and snapshot load's huge_pages). */
+enum guest_mem_pages {
+	GUEST_MEM_4K,  /* ordinary pages */
+	GUEST_MEM_THP, /* ordinary mapping, madvise(MADV_HUGEPAGE) */
+	GUEST_MEM_2M,  /* hugetlbfs 2 MiB pages */
+};
+
 struct guest_region {
 	uint64_t gpa;
 	uint64_t size;
@@ -24,14 +31,20 @@ struct guest_mem {
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 	int nr_regions;
 	uint64_t size; /* total bytes of RAM */
-	bool hugepages;
+	enum guest_mem_pages pages;
 };
 
 /* Anonymous RAM of `size` bytes, split around the 32-bit MMIO hole. */
-int guest_mem_init(struct guest_mem *mem, uint64_t size, bool hugepages, struct ember_err *err);
+int guest_mem_init(struct guest_mem *mem, uint64_t size, enum guest_mem_pages pages,
+		   struct ember_err *err);
 /* The same layout from a memory file (regions one after another in it),
- * mapped MAP_PRIVATE: a snapshot's memory, loaded on demand. */
-int guest_mem_init_file(struct guest_mem *mem, uint64_t size, int fd, struct ember_err *err);
+ * mapped MAP_PRIVATE: a snapshot's memory, loaded on demand. 2M pages
+ * cannot back a file mapping. */
+int guest_mem_init_file(struct guest_mem *mem, uint64_t size, int fd, enum guest_mem_pages pages,
+			struct ember_err *err);
+/* Pages of region i resident in ember's mapping (mincore): a bit per 4 KiB
+ * page, ORed into bitmap. What a Diff snapshot writes without dirty logging. */
+int guest_mem_resident(const struct guest_mem *mem, int i, uint64_t *bitmap, struct ember_err *err);
 /* Wrap caller-owned buffers (unit tests, snapshot files). */
 void guest_mem_init_static(struct guest_mem *mem, const struct guest_region *regions, int nr);
 void guest_mem_free(struct guest_mem *mem);

@@ -18,20 +18,31 @@
 #include "seccomp_filter.h"
 #include "snapshot.h"
 
-void instance_init(struct instance *in, const char *id, const char *version,
-		   const struct vm_options *opts)
+int instance_init(struct instance *in, const char *id, const char *version,
+		  const struct vm_options *opts)
 {
 	memset(in, 0, sizeof(*in));
 	snprintf(in->id, sizeof(in->id), "%s", id ? id : INSTANCE_DEFAULT_ID);
 	in->version = version;
 	config_init(&in->cfg);
+	in->logger.opts.level = LOG_INFO;
 	in->opts = *opts;
 	metrics_init(&in->metrics);
 	in->metrics_timer_fd = -1;
 	in->uffd_sock = in->uffd_fd = -1;
+	in->api.fd = -1;
+	in->api_count = calloc(res_count * RES_NR_VERBS, sizeof(uint64_t));
+	in->api_fails = calloc(res_count * RES_NR_VERBS, sizeof(uint64_t));
+	return in->api_count && in->api_fails ? 0 : -ENOMEM;
 }
 
-int instance_set_metrics(struct instance *in, const struct config_metrics *m, struct ember_err *err)
+void instance_set_api(struct instance *in, int fd, void (*serve)(void *ctx), void *ctx)
+{
+	in->api = (struct instance_api){ fd, serve, ctx };
+}
+
+int instance_set_metrics(struct instance *in, const struct instance_metrics_cfg *m,
+			 struct ember_err *err)
 {
 	if (metrics_enabled(&in->metrics))
 		return err_set(err, EALREADY, "Reinitialization of metrics not allowed.");
@@ -41,7 +52,8 @@ int instance_set_metrics(struct instance *in, const struct config_metrics *m, st
 	return 0;
 }
 
-int instance_apply_logger(struct instance *in, const struct config_logger *l, struct ember_err *err)
+int instance_apply_logger(struct instance *in, const struct instance_logger *l,
+			  struct ember_err *err)
 {
 	if (l->log_path && log_set_path(l->log_path, err) < 0)
 		return -err->code;
@@ -51,7 +63,7 @@ int instance_apply_logger(struct instance *in, const struct config_logger *l, st
 
 static int open_serial_out(struct instance *in, struct ember_err *err)
 {
-	const char *path = in->cfg.serial_out_path;
+	const char *path = in->cfg.serial.out_path;
 
 	if (!path)
 		return 0; /* the caller's choice in opts (stdout) */
@@ -92,7 +104,9 @@ static void on_api(void *ctx, int fd, uint32_t events)
 
 	(void)fd;
 	(void)events;
-	api_mailbox_serve(in->mailbox, instance_api, in);
+	in->api.serve(in->api.ctx);
+	if (in->fatal_status)
+		vm_request_exit(in->vm, VM_EXIT_ERROR, in->fatal_status, "a request was fatal");
 }
 
 static void on_uffd_gone(void *ctx, int fd, uint32_t events)
@@ -121,7 +135,8 @@ static int attach_uffd(struct instance *in, struct ember_err *err)
 }
 
 /* Booted: the kernel loaded. Restored (snap): every state from the snapshot. */
-static int build_vm(struct instance *in, struct snapshot_file *snap, struct ember_err *err)
+static int build_vm(struct instance *in, struct snapshot_file *snap, bool clock_realtime,
+		    struct ember_err *err)
 {
 	int ret;
 
@@ -132,11 +147,12 @@ static int build_vm(struct instance *in, struct snapshot_file *snap, struct embe
 	if (!ret && snap && in->uffd_path)
 		ret = attach_uffd(in, err);
 	if (!ret)
-		ret = snap ? snapshot_restore(in->vm, snap, err) : vm_load_kernel(in->vm, err);
+		ret = snap ? snapshot_restore(in->vm, snap, clock_realtime, err)
+			   : vm_load_kernel(in->vm, err);
 	if (!ret)
 		ret = add_metrics_timer(in, err);
-	if (!ret && in->mailbox)
-		ret = evloop_add(&in->vm->loop, in->mailbox->fd, EPOLLIN, on_api, in, err);
+	if (!ret && in->api.fd >= 0)
+		ret = evloop_add(&in->vm->loop, in->api.fd, EPOLLIN, on_api, in, err);
 	if (ret) {
 		vm_destroy(in->vm);
 		free(in->vm);
@@ -151,26 +167,30 @@ int instance_start(struct instance *in, struct ember_err *err)
 	int ret;
 
 	if (in->state != INSTANCE_NOT_STARTED)
-		return err_set(err, EALREADY, "The microVM has already been started.");
-	ret = config_validate(&in->cfg, err);
+		return err_set(err, EALREADY,
+			       "The requested operation is not supported after starting the "
+			       "microVM.");
+	if (!in->cfg.has_boot)
+		return err_set(err, EINVAL,
+			       "Start microvm error: Cannot start microvm without kernel "
+			       "configuration.");
+	ret = open_serial_out(in, err);
 	if (!ret)
-		ret = open_serial_out(in, err);
-	if (!ret)
-		ret = build_vm(in, NULL, err);
+		ret = build_vm(in, NULL, false, err);
 	if (ret)
-		return err_prefix(err, "cannot start the microVM");
+		return err_prefix(err, "Start microvm error");
 	in->state = INSTANCE_RUNNING;
 	in->start_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
 	return 0;
 }
 
 int instance_restore(struct instance *in, struct snapshot_file *snap, bool resume,
-		     struct ember_err *err)
+		     bool clock_realtime, struct ember_err *err)
 {
 	int ret = open_serial_out(in, err);
 
 	if (!ret)
-		ret = build_vm(in, snap, err);
+		ret = build_vm(in, snap, clock_realtime, err);
 	if (ret)
 		return ret;
 	if (!resume)
@@ -181,7 +201,7 @@ int instance_restore(struct instance *in, struct snapshot_file *snap, bool resum
 
 int instance_preboot(struct instance *in, int signal_fd, struct ember_err *err)
 {
-	struct pollfd p[2] = { { .fd = in->mailbox->fd, .events = POLLIN },
+	struct pollfd p[2] = { { .fd = in->api.fd, .events = POLLIN },
 			       { .fd = signal_fd, .events = POLLIN } };
 
 	while (in->state == INSTANCE_NOT_STARTED) {
@@ -195,7 +215,9 @@ int instance_preboot(struct instance *in, int signal_fd, struct ember_err *err)
 		if ((p[1].revents & POLLIN) && read(signal_fd, &si, sizeof(si)) == sizeof(si))
 			return (int)si.ssi_signo;
 		if (p[0].revents & POLLIN)
-			api_mailbox_serve(in->mailbox, instance_api, in);
+			in->api.serve(in->api.ctx);
+		if (in->fatal_status)
+			return err_set(err, ECANCELED, "a request was fatal: ember stops");
 	}
 	return 0;
 }
@@ -208,11 +230,11 @@ int instance_flush_metrics(struct instance *in, struct ember_err *err)
 		json_decref(head);
 		return err_set(err, ENODEV, "no metrics sink is configured (PUT /metrics)");
 	}
-	if (in->cfg.metrics.emit_id)
+	if (in->metrics_cfg.emit_id)
 		json_object_set_new(head, "id", json_string(in->id));
-	if (in->cfg.metrics.properties)
+	if (in->metrics_cfg.properties)
 		json_object_set_new(head, "properties",
-				    json_loads(in->cfg.metrics.properties, 0, NULL));
+				    json_loads(in->metrics_cfg.properties, 0, NULL));
 	return metrics_write(&in->metrics, head, instance_metric_counters(in),
 			     instance_metric_stores(in), err);
 }
@@ -235,9 +257,15 @@ void instance_free(struct instance *in)
 	in->uffd_sock = in->uffd_fd = -1;
 	free(in->uffd_path);
 	in->uffd_path = NULL;
-	if (in->cfg.serial_out_path && in->opts.serial_out_fd >= 0)
+	if (in->cfg.serial.out_path && in->opts.serial_out_fd >= 0)
 		close(in->opts.serial_out_fd);
 	seccomp_handler_metrics_fd(-1);
 	metrics_close(&in->metrics);
 	config_free(&in->cfg);
+	free(in->logger.log_path);
+	free(in->metrics_cfg.metrics_path);
+	free(in->metrics_cfg.properties);
+	free(in->api_count);
+	free(in->api_fails);
+	in->api_count = in->api_fails = NULL;
 }

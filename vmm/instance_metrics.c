@@ -23,16 +23,29 @@ static json_t *group(json_t *root, const char *name)
 
 static void api_requests(const struct instance *in, json_t *root)
 {
+	static const char *const groups[RES_NR_VERBS] = { "get_api_requests", "put_api_requests",
+							  "patch_api_requests", NULL };
 	char key[64];
 
-	for (int op = 0; op < API_NR_OPS; op++) {
-		json_t *g = group(root, api_op_metric_group((enum api_op)op));
+	for (unsigned r = 0; r < res_count; r++)
+		for (int v = 0; v < RES_NR_VERBS; v++) {
+			const struct res_def *d = res_table[r];
+			size_t i = r * RES_NR_VERBS + (size_t)v;
+			json_t *g;
 
-		snprintf(key, sizeof(key), "%s_count", api_op_metric_name((enum api_op)op));
-		add(g, key, in->api_count[op] + json_integer_value(json_object_get(g, key)));
-		snprintf(key, sizeof(key), "%s_fails", api_op_metric_name((enum api_op)op));
-		add(g, key, in->api_fails[op] + json_integer_value(json_object_get(g, key)));
-	}
+			if (!d->ops[v].when || !groups[v] || !d->metric)
+				continue;
+			g = group(root, groups[v]);
+			snprintf(key, sizeof(key), "%s_count", d->metric);
+			add(g, key,
+			    in->api_count[i] +
+				(uint64_t)json_integer_value(json_object_get(g, key)));
+			snprintf(key, sizeof(key), "%s_fails", d->metric);
+			add(g, key,
+			    in->api_fails[i] +
+				(uint64_t)json_integer_value(json_object_get(g, key)));
+		}
+	add(group(root, "deprecated_api"), "deprecated_http_api_calls", in->deprecated_calls);
 }
 
 /* Into the named group and the device's own (block_<id>), summed in the first. */
@@ -141,6 +154,8 @@ static void uart(const struct vm *vm, json_t *root)
 	add(g, "write_count", vm ? __atomic_load_n(&vm->serial.out_bytes, __ATOMIC_RELAXED) : 0);
 	add(g, "missed_write_count",
 	    vm ? __atomic_load_n(&vm->serial.out_dropped, __ATOMIC_RELAXED) : 0);
+	add(g, "rate_limiter_dropped_bytes",
+	    vm ? __atomic_load_n(&vm->serial.out_limited, __ATOMIC_RELAXED) : 0);
 }
 
 json_t *instance_metric_counters(const struct instance *in)

@@ -36,6 +36,11 @@ void serial_init(struct serial *s, int out_fd, int irq_fd)
 	s->irq_fd = irq_fd;
 }
 
+void serial_set_limit(struct serial *s, const struct token_bucket *tb)
+{
+	s->out_limit = *tb;
+}
+
 void serial_destroy(struct serial *s)
 {
 	pthread_mutex_destroy(&s->lock);
@@ -63,10 +68,16 @@ static void push_rx(struct serial *s, uint8_t byte)
 
 static void emit(struct serial *s, uint8_t byte)
 {
+	uint64_t wait;
 	ssize_t n;
 
 	if (s->out_fd < 0)
 		return;
+	if (tb_enabled(&s->out_limit) &&
+	    tb_reduce(&s->out_limit, 1, ratelimit_now_ns(), &wait) == TB_EMPTY) {
+		s->out_limited++;
+		return;
+	}
 	do
 		n = write(s->out_fd, &byte, 1);
 	while (n < 0 && errno == EINTR);

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cpu_template.h"
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
@@ -86,8 +87,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned index, struct ember_err 
 	return 0;
 }
 
-static int set_cpuid(struct vcpu *v, const struct cpuid_table *supported,
-		     const struct cpuid_template *tmpl, struct ember_err *err)
+static int set_cpuid(struct vcpu *v, const struct cpuid_table *cpuid, struct ember_err *err)
 {
 	const struct config_machine *m = &v->vm->cfg->machine;
 	struct cpuid_topology topo = {
@@ -98,8 +98,8 @@ static int set_cpuid(struct vcpu *v, const struct cpuid_table *supported,
 	};
 	int ret;
 
-	v->cpuid = *supported;
-	cpuid_normalize(&v->cpuid, &topo, tmpl);
+	v->cpuid = *cpuid;
+	cpuid_normalize(&v->cpuid, &topo);
 	ret = KVM_IOCTL(v->fd, KVM_SET_CPUID2, &v->cpuid, err);
 	return ret < 0 ? ret : 0;
 }
@@ -144,6 +144,39 @@ static int set_boot_msrs(struct vcpu *v, struct ember_err *err)
 	return ret < 0 ? ret : 0;
 }
 
+/* A template's MSRs: each one's current value, modified, written back. */
+static int set_template_msrs(struct vcpu *v, const struct cpu_template *tmpl, struct ember_err *err)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m;
+	int ret;
+
+	for (unsigned i = 0; tmpl && i < tmpl->nr_msrs; i++) {
+		memset(&m, 0, sizeof(m));
+		m.hdr.nmsrs = 1;
+		m.e.index = tmpl->msrs[i].addr;
+		if (!kvm_msr_supported(&v->vm->kvm, m.e.index) ||
+		    KVM_IOCTL(v->fd, KVM_GET_MSRS, &m, NULL) != 1)
+			return err_set(err, ENOTSUP,
+				       "Failed to create guest config: Template changes an MSR "
+				       "entry not supported by KVM: Register Address: %x",
+				       m.e.index);
+		uint64_t val;
+
+		cpu_template_msr(tmpl, m.e.index, m.e.data, &val);
+		m.e.data = val;
+		ret = KVM_IOCTL(v->fd, KVM_SET_MSRS, &m, err);
+		if (ret < 0)
+			return ret;
+		if (ret != 1)
+			return err_set(err, EINVAL, "KVM_SET_MSRS refused MSR 0x%x = 0x%llx",
+				       m.e.index, (unsigned long long)m.e.data);
+	}
+	return 0;
+}
+
 static void set_lvt_mode(struct kvm_lapic_state *l, int reg, uint32_t mode)
 {
 	uint32_t v;
@@ -168,15 +201,17 @@ static int set_lint(struct vcpu *v, struct ember_err *err)
 	return ret < 0 ? ret : 0;
 }
 
-int vcpu_configure(struct vcpu *v, const struct cpuid_table *supported,
-		   const struct cpuid_template *tmpl, struct ember_err *err)
+int vcpu_configure(struct vcpu *v, const struct cpuid_table *cpuid, const struct cpu_template *tmpl,
+		   struct ember_err *err)
 {
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 	int ret;
 
-	ret = set_cpuid(v, supported, tmpl, err);
+	ret = set_cpuid(v, cpuid, err);
 	if (!ret)
 		ret = set_boot_msrs(v, err);
+	if (!ret)
+		ret = set_template_msrs(v, tmpl, err);
 	if (!ret && v->vm->kvm.irqchip)
 		ret = set_lint(v, err);
 	if (!ret)

@@ -33,8 +33,11 @@ struct vcpu {
 
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned index, struct ember_err *err);
 /* CPUID through the template, boot MSRs, LAPIC LINT pins, FPU. */
-int vcpu_configure(struct vcpu *v, const struct cpuid_table *supported,
-		   const struct cpuid_template *tmpl, struct ember_err *err);
+struct cpu_template;
+/* CPUID (the template already applied to `cpuid`; normalised here for this
+ * vCPU), boot MSRs and the template's MSRs, LAPIC LINTs, FPU. */
+int vcpu_configure(struct vcpu *v, const struct cpuid_table *cpuid, const struct cpu_template *tmpl,
+		   struct ember_err *err);
 /* GDT, IDT and identity page tables (4 GiB, 2 MiB pages) in guest memory. */
 int vcpu_write_boot_tables(const struct guest_mem *mem, struct ember_err *err);
 /* Registers for entry: PVH (32-bit, EBX = start info) or 64-bit (RSI = zero page). */

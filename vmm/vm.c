@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cmdline.h"
+#include "cpu_template.h"
 #include "layout.h"
 #include "log.h"
 #include "seccomp_filter.h"
@@ -143,6 +144,13 @@ static int create_devices(struct vm *vm, struct ember_err *err)
 			return ret;
 	}
 	serial_init(&vm->serial, vm->opts.serial_out_fd, vm->serial_irq_fd);
+	if (vm->cfg->serial.output.set) {
+		const struct config_bucket *b = &vm->cfg->serial.output;
+		struct token_bucket tb;
+
+		tb_init(&tb, b->size, b->one_time_burst, b->refill_time_ms, ratelimit_now_ns());
+		serial_set_limit(&vm->serial, &tb);
+	}
 	i8042_init(&vm->i8042, vm->i8042_irq_fd, on_i8042_reset, vm);
 	vm->legacy_ready = true;
 	ret = bus_add(&vm->pio, SERIAL_PORT_BASE, SERIAL_PORT_LEN, &serial_ops, &vm->serial, err);
@@ -163,27 +171,44 @@ static int create_devices(struct vm *vm, struct ember_err *err)
 	return ret;
 }
 
+/* The CPUID every vCPU starts from: KVM's, with the CPU template applied;
+ * and the KVM capabilities a custom template adds. */
+static int template_cpuid(struct vm *vm, struct cpuid_table *t, const struct cpu_template **tmpl,
+			  struct ember_err *err)
+{
+	int ret = cpu_template_select(vm->cfg, tmpl, err);
+
+	if (!ret)
+		ret = cpuid_get_supported(vm->kvm.sys_fd, t, err);
+	if (!ret)
+		ret = cpu_template_apply_cpuid(*tmpl, t, err);
+	for (unsigned i = 0; !ret && *tmpl && i < (*tmpl)->nr_caps; i++) {
+		const struct cpu_kvm_cap *c = &(*tmpl)->caps[i];
+
+		if (!c->remove && kvm_check_cap(&vm->kvm, c->cap) <= 0)
+			ret = err_set(err, ENOTSUP, "Kvm error: Missing KVM capabilities: %#x",
+				      c->cap);
+	}
+	return ret;
+}
+
 static int create_vcpus(struct vm *vm, struct ember_err *err)
 {
-	const struct cpuid_template *tmpl = cpuid_template_find(vm->cfg->machine.cpu_template);
-	struct cpuid_table *supported;
+	const struct cpu_template *tmpl = NULL;
+	struct cpuid_table *cpuid = malloc(sizeof(*cpuid));
 	int ret;
 
-	if (!tmpl)
-		return err_set(err, EINVAL, "unknown CPU template %s",
-			       vm->cfg->machine.cpu_template);
-	supported = malloc(sizeof(*supported));
-	if (!supported)
+	if (!cpuid)
 		return err_set(err, ENOMEM, "out of memory");
-	ret = cpuid_get_supported(vm->kvm.sys_fd, supported, err);
+	ret = template_cpuid(vm, cpuid, &tmpl, err);
 	for (unsigned i = 0; !ret && i < vm->cfg->machine.vcpu_count; i++) {
 		ret = vcpu_create(&vm->vcpus[i], vm, i, err);
 		if (!ret)
 			vm->nr_vcpus++;
 		if (!ret)
-			ret = vcpu_configure(&vm->vcpus[i], supported, tmpl, err);
+			ret = vcpu_configure(&vm->vcpus[i], cpuid, tmpl, err);
 	}
-	free(supported);
+	free(cpuid);
 	return ret;
 }
 
@@ -199,6 +224,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_option
 	      struct ember_err *err)
 {
 	uint64_t bytes = cfg->machine.mem_size_mib << 20;
+	enum guest_mem_pages pages = cfg->machine.huge_pages == CONFIG_HUGE_2M ? GUEST_MEM_2M
+				     : cfg->machine.huge_pages == CONFIG_HUGE_TRANSPARENT
+					 ? GUEST_MEM_THP
+					 : GUEST_MEM_4K;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -213,15 +242,20 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_option
 	bus_init(&vm->pio, "port I/O bus");
 	bus_init(&vm->mmio, "MMIO bus");
 
+	/* Firecracker takes any usize and fails here; MiB beyond 2^43 overflow bytes. */
+	if (cfg->machine.mem_size_mib > (1ULL << 43))
+		return err_set(err, ENOMEM,
+			       "Invalid Memory Configuration: Cannot create mmap region: Out of "
+			       "memory (os error 12)");
 	ret = init_fds(vm, err);
 	if (!ret)
 		ret = kvm_open(&vm->kvm, opts->kvm_path, err);
 	if (!ret)
 		ret = kvm_create_vm(&vm->kvm, true, err);
 	if (!ret && opts->mem_from_file)
-		ret = guest_mem_init_file(&vm->mem, bytes, opts->mem_fd, err);
+		ret = guest_mem_init_file(&vm->mem, bytes, opts->mem_fd, pages, err);
 	else if (!ret)
-		ret = guest_mem_init(&vm->mem, bytes, cfg->machine.huge_pages, err);
+		ret = guest_mem_init(&vm->mem, bytes, pages, err);
 	if (!ret)
 		ret = kvm_set_memory(&vm->kvm, &vm->mem, cfg->machine.track_dirty_pages, err);
 	if (!ret && cfg->machine.track_dirty_pages)

@@ -165,6 +165,7 @@ static void net_params(const struct config_net *c, struct virtio_net_params *p)
 	p->tap_name = c->host_dev_name;
 	p->has_mac = c->has_mac;
 	memcpy(p->mac, c->mac, sizeof(p->mac));
+	p->mtu = c->mtu;
 	bucket(&p->rx_bandwidth, &c->rx_rate_limiter.bandwidth, now);
 	bucket(&p->rx_ops, &c->rx_rate_limiter.ops, now);
 	bucket(&p->tx_bandwidth, &c->tx_rate_limiter.bandwidth, now);

@@ -92,13 +92,13 @@ expect bw "a 2 MiB/s bandwidth limit holds the guest's reads within 15%" \
 cfg=$(blk_config missing true "$(drive rootfs "$E2E_TMP/nope.ext4" true false)")
 run_ember missing "$cfg"
 expect missing "a missing drive file is a clear error (152)" \
-	bash -c "[ $rc = 152 ] && grep -q 'drive rootfs: cannot open .*nope.ext4: No such file' $E2E_TMP/missing.err"
+	bash -c "[ $rc = 152 ] && grep -q 'Error manipulating the backing file: No such file or directory (os error 2) .*nope.ext4' $E2E_TMP/missing.err"
 
 cfg=$(blk_config tworoots true "$(drive a "$E2E_TMP/rw.ext4" true false)" \
 	"$(drive b "$E2E_TMP/ro.ext4" true false)")
 run_ember tworoots "$cfg"
 expect tworoots "two root drives are a clear error (152)" \
-	bash -c "[ $rc = 152 ] && grep -q '.a. and .b. are both root devices' $E2E_TMP/tworoots.err"
+	bash -c "[ $rc = 152 ] && grep -q 'drives: Drive config error: A root block device already exists!' $E2E_TMP/tworoots.err"
 
 chmod 000 "$E2E_TMP/data.img"
 cfg=$(blk_config unreadable true "$(drive rootfs "$E2E_TMP/rw.ext4" true false)" \
@@ -110,6 +110,6 @@ if [ "$(id -u)" = 0 ]; then
 fi
 run_ember unreadable "$cfg"
 expect unreadable "a drive that cannot be used is a clear error (152)" \
-	bash -c "[ $rc = 152 ] && grep -q 'drive data: ' $E2E_TMP/unreadable.err"
+	bash -c "[ $rc = 152 ] && grep -q 'drives: Drive config error: .*Error manipulating the backing file' $E2E_TMP/unreadable.err"
 
 e2e_summary

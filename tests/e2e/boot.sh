@@ -64,7 +64,7 @@ boot_us=$(sed -n 's/.*Guest-boot-time = *\([0-9]*\) us.*/\1/p' "$E2E_TMP/timer.e
 cfg=$(vm_config nokernel "$E2E_TMP/does-not-exist" "" 1 128 "console=ttyS0")
 run_ember nokernel "$cfg"
 expect nokernel "a missing kernel file is a clear error (152)" \
-	bash -c "[ $rc = 152 ] && grep -q 'cannot open kernel image .*does-not-exist: No such file' $E2E_TMP/nokernel.err"
+	bash -c "[ $rc = 152 ] && grep -q 'boot-source: Boot source error: The kernel file cannot be opened: No such file or directory' $E2E_TMP/nokernel.err"
 
 head -c 65536 /dev/urandom >"$E2E_TMP/garbage"
 cfg=$(vm_config garbage "$E2E_TMP/garbage" "" 1 128 "console=ttyS0")
@@ -75,7 +75,7 @@ expect garbage "a file that is not a kernel is a clear error (152)" \
 cfg=$(vm_config nomem "$GUEST/vmlinux" "" 1 0 "console=ttyS0")
 run_ember nomem "$cfg"
 expect nomem "mem_size_mib 0 is a clear error (152)" \
-	bash -c "[ $rc = 152 ] && grep -q 'mem_size_mib. is 0' $E2E_TMP/nomem.err"
+	bash -c "[ $rc = 152 ] && grep -qF 'Machine config error: The memory size (MiB) is either 0' $E2E_TMP/nomem.err"
 
 cfg=$(vm_config tiny "$GUEST/vmlinux" "" 1 8 "console=ttyS0")
 run_ember tiny "$cfg"

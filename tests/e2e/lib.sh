@@ -69,6 +69,18 @@ with_deadline() {
 	wait "$pid"
 }
 
+# wait_exit PID SECONDS: wait for PID (a child) to end by itself within
+# SECONDS, else show its threads and kill it; its exit status in $rc.
+wait_exit() {
+	local pid=$1 limit=$2 i
+	set +e
+	for ((i = 0; i < limit * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && { dump_stuck "$pid" >&2; kill -KILL "$pid"; }
+	wait "$pid"
+	rc=$?
+	set -e
+}
+
 # run_ember NAME CONFIG [ARGS...]: output in $E2E_TMP/NAME.out/.err, status in $rc
 run_ember() {
 	local name=$1 cfg=$2

@@ -81,6 +81,6 @@ with_deadline 60 ip netns exec "$ns" "$EMBER" --config-file "$cfg" --no-api \
 rc=$?
 set -e
 expect notap "a missing TAP is a clear error (152)" \
-	bash -c "[ $rc = 152 ] && grep -q 'TAP device nosuchtap0 does not exist' $E2E_TMP/notap.err"
+	bash -c "[ $rc = 152 ] && grep -qF 'Could not create the network device: Open tap device failed: Error while creating ifreq structure: No such device (os error 19). Invalid TUN/TAP Backend provided by nosuchtap0.' $E2E_TMP/notap.err"
 
 e2e_summary

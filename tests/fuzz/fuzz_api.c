@@ -4,8 +4,9 @@
  * answer. The input is parsed as an HTTP stream, each request is routed and
  * served by a pre-boot instance, and every answer must be a status with a
  * JSON body (or none). Operations that reach outside the process are routed
- * but not served: InstanceStart (KVM), PUT /logger and PUT /metrics (they
- * create files named by the input).
+ * but not served: /actions (InstanceStart needs KVM), /logger and /metrics
+ * (they create files named by the input) and /snapshot/load (it reads one,
+ * /dev/stdin as well).
  */
 #include <assert.h>
 #include <jansson.h>
@@ -14,15 +15,18 @@
 #include <string.h>
 
 #include "instance.h"
+#include "routes.h"
 
 static bool served_here(const struct http_request *r)
 {
-	struct api_call c;
 	struct ember_err err;
+	char id[INSTANCE_ID_MAX];
+	struct res_call c;
 
-	if (api_route(r, &c, &err) < 0)
-		return true; /* the instance answers routing errors itself */
-	return c.op != API_PUT_ACTIONS && c.op != API_PUT_LOGGER && c.op != API_PUT_METRICS;
+	if (api_route(r, &c, id, sizeof(id), &err) < 0)
+		return true; /* the router answers its own errors */
+	return c.res != &res_actions && c.res != &res_logger && c.res != &res_metrics &&
+	       c.res != &res_snapshot_load;
 }
 
 static void serve(struct instance *in, const struct http_request *r)
@@ -32,7 +36,7 @@ static void serve(struct instance *in, const struct http_request *r)
 
 	if (!served_here(r))
 		return;
-	instance_api(in, r, &reply);
+	api_routes_handle(in, r, &reply);
 	assert(reply.status == 200 || reply.status == 204 || reply.status == 400);
 	assert((reply.status == 204) == (reply.body == NULL));
 	if (reply.body) {
@@ -54,7 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_set_level(LOG_OFF);
 	if (http_conn_init(&c, 4096) < 0)
 		return 0;
-	instance_init(&in, "fuzz", "0", &opts);
+	c.allow_delete = true; /* as the API server's connections */
+	if (instance_init(&in, "fuzz", "0", &opts) < 0)
+		return 0;
 	http_conn_feed(&c, (const char *)data, size);
 	while (http_conn_next(&c, &r)) {
 		serve(&in, &r);

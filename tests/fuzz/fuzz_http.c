@@ -26,7 +26,7 @@ static void answer_error(const struct http_conn *c)
 	size_t len = 0;
 
 	assert(c->error_status >= 400 && c->error_status < 600);
-	assert(body && http_response(&out, &len, c->error_status, body, false) == 0);
+	assert(body && http_response(&out, &len, c->error_status, body, false, NULL) == 0);
 	assert(len == strlen(out));
 	free(out);
 	free(body);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "instance.h"
 #include "crc64.h"
 #include "snapshot.h"
 
@@ -41,11 +41,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = size - 1 + 8;
 	}
 	if (snapshot_parse(&f, data, len, &err) == 0) {
-		struct vm_config cfg;
+		static const struct vm_options opts = { .serial_in_fd = -1, .serial_out_fd = -1 };
+		struct instance in;
 
-		config_init(&cfg);
-		config_parse(&cfg, f.config_json, &err);
-		config_free(&cfg);
+		/* As a load reads it: no file, TAP or logger is touched. */
+		log_set_level(LOG_OFF);
+		if (instance_init(&in, "fuzz", "0", &opts) == 0)
+			res_load_config(&in, &in.cfg, f.config_json, true, &err);
+		instance_free(&in);
 		while (!f.rest.failed)
 			state_get_u64(&f.rest);
 		snapshot_file_free(&f);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* CPUID normalisation and templates over made-up KVM_GET_SUPPORTED_CPUID tables. */
+/* CPUID normalisation over made-up KVM_GET_SUPPORTED_CPUID tables. */
 #include <criterion/criterion.h>
 
 #include "cpuid.h"
@@ -43,8 +43,7 @@ Test(cpuid, leaf1_apic_id_count_and_hypervisor_bit)
 
 	intel_table(&t);
 	cpuid_normalize(
-	    &t, &(struct cpuid_topology){ .vcpu_index = 3, .vcpu_count = 4, .tsc_deadline = true },
-	    NULL);
+	    &t, &(struct cpuid_topology){ .vcpu_index = 3, .vcpu_count = 4, .tsc_deadline = true });
 	e = cpuid_find(&t, 1, 0);
 	cr_assert_eq(e->ebx >> 24, 3, "APIC id");
 	cr_assert_eq((e->ebx >> 16) & 0xff, 4, "logical processor count");
@@ -59,7 +58,7 @@ Test(cpuid, single_cpu_has_no_htt)
 	struct cpuid_table t;
 
 	intel_table(&t);
-	cpuid_normalize(&t, &(struct cpuid_topology){ .vcpu_index = 0, .vcpu_count = 1 }, NULL);
+	cpuid_normalize(&t, &(struct cpuid_topology){ .vcpu_index = 0, .vcpu_count = 1 });
 	cr_assert_eq(cpuid_find(&t, 1, 0)->edx & (1u << 28), 0);
 	cr_assert_eq(cpuid_find(&t, 1, 0)->ebx >> 24, 0);
 }
@@ -70,7 +69,7 @@ Test(cpuid, extended_topology_leaf)
 	struct kvm_cpuid_entry2 *smt, *core, *inv;
 
 	intel_table(&t);
-	cpuid_normalize(&t, &four, NULL);
+	cpuid_normalize(&t, &four);
 	smt = cpuid_find(&t, 0xb, 0);
 	core = cpuid_find(&t, 0xb, 1);
 	inv = cpuid_find(&t, 0xb, 2);
@@ -87,8 +86,8 @@ Test(cpuid, cache_sharing_and_cores)
 	struct cpuid_table t;
 
 	intel_table(&t);
-	cpuid_normalize(
-	    &t, &(struct cpuid_topology){ .vcpu_index = 0, .vcpu_count = 4, .smt = true }, NULL);
+	cpuid_normalize(&t,
+			&(struct cpuid_topology){ .vcpu_index = 0, .vcpu_count = 4, .smt = true });
 	cr_assert_eq((cpuid_find(&t, 4, 0)->eax >> 14) & 0xfff, 1, "L1 shared by 2 threads");
 	cr_assert_eq((cpuid_find(&t, 4, 3)->eax >> 14) & 0xfff, 3, "L3 shared by all 4");
 	cr_assert_eq(cpuid_find(&t, 4, 0)->eax >> 26, 1, "2 cores");
@@ -100,36 +99,9 @@ Test(cpuid, pmu_leaf_is_cleared)
 	struct kvm_cpuid_entry2 *e;
 
 	intel_table(&t);
-	cpuid_normalize(&t, &four, NULL);
+	cpuid_normalize(&t, &four);
 	e = cpuid_find(&t, 0xa, 0);
 	cr_assert_eq(e->eax | e->ebx | e->ecx | e->edx, 0);
-}
-
-Test(cpuid, template_t2_masks_avx512_and_tsx)
-{
-	struct cpuid_table t;
-	struct kvm_cpuid_entry2 *l7;
-
-	intel_table(&t);
-	cpuid_normalize(&t, &four, cpuid_template_find("T2"));
-	l7 = cpuid_find(&t, 7, 0);
-	cr_assert_eq(l7->ebx & (1u << 16), 0, "AVX512F");
-	cr_assert_eq(l7->ebx & (1u << 11), 0, "RTM");
-	cr_assert_eq(l7->ebx & (1u << 4), 0, "HLE");
-	cr_assert_neq(l7->ebx & (1u << 5), 0, "AVX2 kept");
-	cr_assert_eq(l7->ecx & (1u << 1), 0, "AVX512_VBMI");
-	cr_assert_eq(cpuid_find(&t, 0xd, 0)->eax & 0xe0, 0, "AVX-512 XSAVE state");
-	cr_assert_eq(cpuid_find(&t, 0xd, 0)->eax & 0x7, 0x7, "x87/SSE/AVX state kept");
-}
-
-Test(cpuid, template_none_changes_no_features)
-{
-	struct cpuid_table t;
-
-	intel_table(&t);
-	cpuid_normalize(&t, &four, cpuid_template_find("None"));
-	cr_assert_eq(cpuid_find(&t, 7, 0)->ebx, 0xdc3fffff);
-	cr_assert_null(cpuid_template_find("Z9"));
 }
 
 Test(cpuid, amd_core_count_leaves)
@@ -142,7 +114,7 @@ Test(cpuid, amd_core_count_leaves)
 	add(&t, 0x80000001, 0, false, 0, 0, 0, 0);
 	add(&t, 0x80000008, 0, false, 0x3030, 0, 0xffff, 0);
 	add(&t, 0x8000001e, 0, false, 0, 0, 0, 0);
-	cpuid_normalize(&t, &(struct cpuid_topology){ .vcpu_index = 2, .vcpu_count = 4 }, NULL);
+	cpuid_normalize(&t, &(struct cpuid_topology){ .vcpu_index = 2, .vcpu_count = 4 });
 	cr_assert(cpuid_find(&t, 0x80000001, 0)->ecx & 2, "CmpLegacy");
 	cr_assert_eq(cpuid_find(&t, 0x80000008, 0)->ecx & 0xff, 3, "NC = cores - 1");
 	cr_assert_eq((cpuid_find(&t, 0x80000008, 0)->ecx >> 12) & 0xf, 2, "ApicIdSize");

@@ -47,6 +47,28 @@ Test(serial, output_reaches_the_fd)
 	serial_destroy(&s);
 }
 
+/* PUT /serial's rate_limiter: a bucket of 4 bytes refilled over an hour
+ * lets 4 through; the rest is dropped and counted, never waited for. */
+Test(serial, output_beyond_the_rate_limit_is_dropped_and_counted)
+{
+	int out = memfd_create("out", 0);
+	struct token_bucket tb;
+	struct serial s;
+	char buf[16] = { 0 };
+
+	serial_init(&s, out, -1);
+	tb_init(&tb, 4, 0, 3600 * 1000, ratelimit_now_ns());
+	serial_set_limit(&s, &tb);
+	for (const char *p = "ember-console"; *p; p++)
+		wr(&serial_ops, &s, 0, (uint8_t)*p);
+	cr_assert_eq(pread(out, buf, sizeof(buf), 0), 4);
+	cr_assert_str_eq(buf, "embe");
+	cr_assert_eq(s.out_bytes, 4);
+	cr_assert_eq(s.out_limited, 9, "uart.rate_limiter_dropped_bytes");
+	cr_assert_eq(rd(&serial_ops, &s, 5) & 0x60, 0x60, "the guest never waits");
+	serial_destroy(&s);
+}
+
 Test(serial, thr_empty_interrupt_is_raised_and_acknowledged)
 {
 	int efd = eventfd(0, EFD_NONBLOCK);

@@ -224,14 +224,14 @@ Test(http, responses_have_exact_lengths)
 	size_t len;
 
 	cr_assert_str_eq(body, "{\"fault_message\":\"bad \\\"quote\\\"\\n\"}");
-	cr_assert_eq(http_response(&out, &len, 400, body, true), 0);
+	cr_assert_eq(http_response(&out, &len, 400, body, true, NULL), 0);
 	cr_assert_eq(len, strlen(out));
 	cr_assert(strstr(out, "HTTP/1.1 400 Bad Request\r\n") == out);
 	cr_assert(strstr(out, "Content-Type: application/json\r\n"));
 	cr_assert_not(strstr(out, "Connection: close"));
 	cr_assert(strstr(out, "\r\n\r\n{\"fault_message\""));
 	free(out);
-	cr_assert_eq(http_response(&out, &len, 204, NULL, false), 0);
+	cr_assert_eq(http_response(&out, &len, 204, NULL, false, NULL), 0);
 	cr_assert_str_eq(out, "HTTP/1.1 204 No Content\r\nServer: ember\r\nContent-Length: 0\r\n"
 			      "Connection: close\r\n\r\n");
 	free(out);

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The API as the VMM thread serves it before boot, without KVM: each route's
- * validation with one case per bad body, state rules, GET answers, metrics. */
+/*
+ * The control plane without KVM: requests through the router into the
+ * resources and what they make of the configuration; config files and
+ * snapshot configurations through the same table; dumps; metrics counts;
+ * the snapshot load Firecracker does not recover from. Firecracker's exact
+ * answers are in test_conformance.c.
+ */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -8,24 +13,47 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu_template.h"
 #include "instance.h"
+#include "routes.h"
 
 static struct instance in;
 static struct api_reply reply;
+static char dir[] = "/tmp/ember-api-XXXXXX";
+static char kernel[256], disk[256], disk2[256];
+
+static void touch(char *path, size_t size, const char *name)
+{
+	FILE *f;
+
+	snprintf(path, 256, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(ftruncate(fileno(f), (off_t)size), 0);
+	fclose(f);
+}
 
 static void setup(void)
 {
 	struct vm_options opts = { .serial_in_fd = -1, .serial_out_fd = -1 };
 
-	instance_init(&in, "unit", "9.9.9", &opts);
+	cr_assert_not_null(mkdtemp(dir));
+	touch(kernel, 4096, "vmlinux");
+	touch(disk, 1 << 20, "disk.img");
+	touch(disk2, 1 << 20, "disk2.img");
+	cr_assert_eq(instance_init(&in, "unit", "9.9.9", &opts), 0);
 	log_set_level(LOG_OFF);
 	memset(&reply, 0, sizeof(reply));
 }
 
 static void teardown(void)
 {
+	char cmd[128];
+
 	free(reply.body);
 	instance_free(&in);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
 
 TestSuite(instance_api, .init = setup, .fini = teardown);
@@ -39,8 +67,22 @@ static int call(enum http_verb verb, const char *path, const char *body)
 	snprintf(req.path, sizeof(req.path), "%s", path);
 	free(reply.body);
 	memset(&reply, 0, sizeof(reply));
-	instance_api(&in, &req, &reply);
+	api_routes_handle(&in, &req, &reply);
 	return reply.status;
+}
+
+static int callf(enum http_verb verb, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int callf(enum http_verb verb, const char *path, const char *fmt, ...)
+{
+	char body[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	return call(verb, path, body);
 }
 
 static json_t *answer(void)
@@ -51,175 +93,262 @@ static json_t *answer(void)
 	return o;
 }
 
-/* 400 with a fault_message containing `words`. */
-static void refused(enum http_verb verb, const char *path, const char *body, const char *words)
+static const char *fault(void)
 {
-	json_t *o;
+	static char msg[1024];
+	json_t *o = answer();
 
-	cr_assert_eq(call(verb, path, body), 400, "%s %s %s: %d", http_verb_name(verb), path,
-		     body ? body : "", reply.status);
-	o = answer();
-	cr_assert(json_is_string(json_object_get(o, "fault_message")), "%s", reply.body);
-	cr_assert(strstr(json_string_value(json_object_get(o, "fault_message")), words),
-		  "%s %s: \"%s\" lacks \"%s\"", path, body ? body : "", reply.body, words);
+	snprintf(msg, sizeof(msg), "%s", json_string_value(json_object_get(o, "fault_message")));
 	json_decref(o);
+	return msg;
 }
 
-Test(instance_api, get_info_and_version)
+static int load(const char *text, bool restoring, struct ember_err *err)
+{
+	return res_load_config(&in, &in.cfg, text, restoring, err);
+}
+
+Test(instance_api, puts_land_in_the_configuration)
+{
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/boot-source",
+			   "{\"kernel_image_path\": \"%s\", \"boot_args\": \"console=ttyS0\"}",
+			   kernel),
+		     204, "%s", reply.body);
+	cr_assert_eq(
+	    callf(HTTP_VERB_PUT, "/drives/data",
+		  "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", \"is_root_device\": "
+		  "false, \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}",
+		  disk),
+	    204, "%s", reply.body);
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/drives/root",
+			   "{\"drive_id\": \"root\", \"path_on_host\": \"%s\", \"is_root_device\": "
+			   "true, \"is_read_only\": true, \"partuuid\": \"abc\"}",
+			   disk2),
+		     204, "%s", reply.body);
+	cr_assert_str_eq(in.cfg.boot.boot_args, "console=ttyS0");
+	cr_assert_eq(in.cfg.nr_drives, 2);
+	cr_assert_str_eq(in.cfg.drives[0].drive_id, "root", "the root drive goes first");
+	cr_assert_str_eq(in.cfg.drives[0].partuuid, "abc");
+	cr_assert(in.cfg.drives[0].is_read_only);
+	cr_assert_eq(in.cfg.drives[1].rate_limiter.ops.size, 10);
+	cr_assert_eq(in.cfg.drives[1].rate_limiter.ops.refill_time_ms, 100);
+	/* A PUT with the same id replaces, in place. */
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/drives/data",
+			   "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", \"is_root_device\": "
+			   "false}",
+			   disk2),
+		     204);
+	cr_assert_eq(in.cfg.nr_drives, 2);
+	cr_assert_str_eq(in.cfg.drives[1].path_on_host, disk2);
+	cr_assert_not(in.cfg.drives[1].rate_limiter.set, "the limiter went with the old body");
+}
+
+Test(instance_api, a_drive_that_becomes_root_moves_first_and_a_refusal_changes_nothing)
+{
+	callf(HTTP_VERB_PUT, "/drives/a",
+	      "{\"drive_id\": \"a\", \"path_on_host\": \"%s\", \"is_root_device\": false}", disk);
+	callf(HTTP_VERB_PUT, "/drives/b",
+	      "{\"drive_id\": \"b\", \"path_on_host\": \"%s\", \"is_root_device\": false}", disk);
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/drives/b",
+			   "{\"drive_id\": \"b\", \"path_on_host\": \"%s\", \"is_root_device\": "
+			   "true}",
+			   disk),
+		     204);
+	cr_assert_str_eq(in.cfg.drives[0].drive_id, "b");
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/drives/a",
+			   "{\"drive_id\": \"a\", \"path_on_host\": \"%s/none\", "
+			   "\"is_root_device\": false}",
+			   dir),
+		     400);
+	cr_assert_str_eq(in.cfg.drives[1].path_on_host, disk, "the old drive a stays");
+}
+
+Test(instance_api, machine_config_put_resets_patch_keeps_and_templates_replace_each_other)
+{
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/machine-config",
+			  "{\"smt\": true, \"track_dirty_pages\": true, \"cpu_template\": \"T2\"}"),
+		     204, "%s", reply.body);
+	cr_assert(reply.deprecated);
+	cr_assert_eq(in.cfg.machine.cpu_template, CONFIG_TEMPLATE_T2);
+	cr_assert_eq(
+	    call(HTTP_VERB_PUT, "/machine-config", "{\"vcpu_count\": 4, \"mem_size_mib\": 512}"),
+	    204);
+	cr_assert_not(in.cfg.machine.smt, "PUT: smt back to its default");
+	cr_assert_not(in.cfg.machine.track_dirty_pages);
+	cr_assert_eq(in.cfg.machine.cpu_template, CONFIG_TEMPLATE_T2,
+		     "PUT without cpu_template keeps it, as Firecracker's update does");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/cpu-config",
+			  "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0b0\", "
+			  "\"flags\": 0, \"modifiers\": [{\"register\": \"ecx\", \"bitmap\": "
+			  "\"0b1x0\"}]}], \"msr_modifiers\": [{\"addr\": \"0x10a\", \"bitmap\": "
+			  "\"0b1_0\"}], \"kvm_capabilities\": [\"121\", \"!7\"]}"),
+		     204, "%s", reply.body);
+	cr_assert_eq(in.cfg.machine.cpu_template, CONFIG_TEMPLATE_NONE, "custom replaces static");
+	cr_assert_not_null(in.cfg.cpu_custom);
+	cr_assert_eq(in.cfg.cpu_custom->nr_cpuid, 1);
+	cr_assert_eq(in.cfg.cpu_custom->cpuid[0].reg, CPUID_ECX);
+	cr_assert_eq(in.cfg.cpu_custom->cpuid[0].filter, 0x5, "1x0: bits 2 and 0 are set");
+	cr_assert_eq(in.cfg.cpu_custom->cpuid[0].value, 0x4);
+	cr_assert_eq(in.cfg.cpu_custom->msrs[0].addr, 0x10a);
+	cr_assert_eq(in.cfg.cpu_custom->msrs[0].filter, 0x3, "'_' is skipped");
+	cr_assert_eq(in.cfg.cpu_custom->msrs[0].value, 0x2);
+	cr_assert(cpu_template_wants_cap(in.cfg.cpu_custom, 121, false));
+	cr_assert_not(cpu_template_wants_cap(in.cfg.cpu_custom, 7, true));
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/machine-config", "{\"cpu_template\": \"C3\"}"), 204);
+	cr_assert_null(in.cfg.cpu_custom, "a static template replaces the custom one");
+}
+
+Test(instance_api, serial_and_entropy_settings)
+{
+	cr_assert_eq(call(HTTP_VERB_PUT, "/serial",
+			  "{\"serial_out_path\": \"/tmp/x\", \"rate_limiter\": {\"size\": 10, "
+			  "\"refill_time\": 5}}"),
+		     204, "%s", reply.body);
+	cr_assert_str_eq(in.cfg.serial.out_path, "/tmp/x");
+	cr_assert_eq(in.cfg.serial.output.size, 10);
+	cr_assert_eq(in.cfg.serial.output.refill_time_ms, 5);
+	cr_assert_eq(call(HTTP_VERB_PUT, "/entropy", "{\"rate_limiter\": null}"), 204);
+	cr_assert(in.cfg.entropy.set);
+	cr_assert_not(in.cfg.entropy.rate_limiter.set);
+}
+
+Test(instance_api, config_file_sections_are_their_puts)
+{
+	struct ember_err err = { 0 };
+	char text[2048];
+
+	snprintf(
+	    text, sizeof(text),
+	    "{\"network-interfaces\": [], \"vsock\": {\"guest_cid\": 3, \"uds_path\": "
+	    "\"/tmp/v.sock\"},"
+	    " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": "
+	    "\"Transparent\"},"
+	    " \"boot-source\": {\"kernel_image_path\": \"%s\"},"
+	    " \"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"%s\", \"is_root_device\": "
+	    "false},"
+	    "              {\"drive_id\": \"r\", \"path_on_host\": \"%s\", \"is_root_device\": "
+	    "true}],"
+	    " \"balloon\": null, \"pmem\": [], \"mmds-config\": null, \"some-later-key\": 1}",
+	    kernel, disk, disk2);
+	cr_assert_eq(load(text, false, &err), 0, "%s", err.msg);
+	cr_assert_eq(in.cfg.machine.vcpu_count, 2);
+	cr_assert_eq(in.cfg.machine.huge_pages, CONFIG_HUGE_TRANSPARENT);
+	cr_assert_eq(in.cfg.nr_drives, 2);
+	cr_assert_str_eq(in.cfg.drives[0].drive_id, "r");
+	cr_assert(in.cfg.vsock.set);
+	cr_assert(in.cfg.has_boot);
+}
+
+Test(instance_api, config_file_errors_name_their_section)
+{
+	struct ember_err err = { 0 };
+
+	cr_assert_lt(load("{\"machine-config\": {\"vcpu_count\": 1}}", false, &err), 0);
+	cr_assert_str_eq(err.msg,
+			 "machine-config: missing field `mem_size_mib` at line 1 column 36");
+	cr_assert_lt(load("{\"drives\": {}}", false, &err), 0);
+	cr_assert(strstr(err.msg, "drives: invalid type"), "%s", err.msg);
+	cr_assert_lt(
+	    load("{\"boot-source\": {\"kernel_image_path\": \"/nonexistent\"}}", false, &err), 0);
+	cr_assert(strstr(err.msg, "The kernel file cannot be opened"), "%s", err.msg);
+	cr_assert_lt(load("{\"pmem\": [{\"id\": \"p\"}]}", false, &err), 0);
+	cr_assert(strstr(err.msg, "not supported"), "%s", err.msg);
+	cr_assert_lt(load("[1, 2]", false, &err), 0);
+	cr_assert_lt(load("{\"drives\": [", false, &err), 0);
+	cr_assert(strstr(err.msg, "EOF while parsing"), "%s", err.msg);
+}
+
+Test(instance_api, a_snapshots_configuration_asks_nothing_of_the_host)
+{
+	struct ember_err err = { 0 };
+
+	cr_assert_eq(
+	    load("{\"boot-source\": {\"kernel_image_path\": \"/gone/vmlinux\"}, \"drives\": "
+		 "[{\"drive_id\": \"r\", \"path_on_host\": \"/gone/r\", "
+		 "\"is_root_device\": true}], \"logger\": {\"level\": \"Trace\"}}",
+		 true, &err),
+	    0, "%s", err.msg);
+	cr_assert_str_eq(in.cfg.drives[0].path_on_host, "/gone/r");
+	cr_assert_not(in.logger.set, "the logger is the process's, never the snapshot's");
+}
+
+Test(instance_api, the_dump_loads_back_to_the_same_dump)
+{
+	struct vm_options opts = { .serial_in_fd = -1, .serial_out_fd = -1 };
+	struct ember_err err = { 0 };
+	struct instance other;
+	char *a, *b;
+
+	callf(HTTP_VERB_PUT, "/boot-source",
+	      "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s\", \"boot_args\": \"x=1\"}",
+	      kernel, kernel);
+	callf(HTTP_VERB_PUT, "/drives/r",
+	      "{\"drive_id\": \"r\", \"path_on_host\": \"%s\", \"is_root_device\": true, "
+	      "\"cache_type\": \"Writeback\", \"io_engine\": \"Async\", \"rate_limiter\": "
+	      "{\"bandwidth\": {\"size\": 100, \"one_time_burst\": 7, \"refill_time\": 10}}}",
+	      disk);
+	call(HTTP_VERB_PUT, "/machine-config",
+	     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": true, \"cpu_template\": \"T2S\"}");
+	call(HTTP_VERB_PUT, "/vsock", "{\"guest_cid\": 9, \"uds_path\": \"/tmp/v\"}");
+	call(HTTP_VERB_PUT, "/entropy", "{}");
+	a = res_dump_config(&in);
+	cr_assert_eq(instance_init(&other, "other", "0", &opts), 0);
+	cr_assert_eq(res_load_config(&other, &other.cfg, a, true, &err), 0, "%s: %s", err.msg, a);
+	b = res_dump_config(&other);
+	cr_assert_str_eq(a, b);
+	cr_assert(strstr(a, "\"cpu_template\":\"T2S\""), "%s", a);
+	cr_assert(strstr(a, "\"one_time_burst\":7"), "%s", a);
+	free(a);
+	free(b);
+	instance_free(&other);
+}
+
+Test(instance_api, a_failed_snapshot_load_ends_the_process_unless_extensions)
+{
+	const char *body = "{\"snapshot_path\": \"/nonexistent/s\", \"mem_backend\": "
+			   "{\"backend_type\": \"File\", \"backend_path\": \"/nonexistent/m\"}}";
+
+	cr_assert_eq(call(HTTP_VERB_PUT, "/snapshot/load", body), 400);
+	cr_assert_str_eq(fault(), "Load snapshot error: Failed to restore from snapshot: Failed to "
+				  "get snapshot state from file: Failed to open snapshot file: No "
+				  "such file or directory (os error 2)");
+	cr_assert_eq(in.fatal_status, 1, "Firecracker ends the process after a failed restore");
+	in.fatal_status = 0;
+	in.ext.enabled = true;
+	cr_assert_eq(call(HTTP_VERB_PUT, "/snapshot/load", body), 400);
+	cr_assert_eq(in.fatal_status, 0, "--ember-extensions: a corrected load may follow");
+}
+
+Test(instance_api, extensions_show_only_when_asked)
 {
 	json_t *o;
 
-	cr_assert_eq(call(HTTP_VERB_GET, "/", NULL), 200);
-	o = answer();
-	cr_assert_str_eq(json_string_value(json_object_get(o, "id")), "unit");
-	cr_assert_str_eq(json_string_value(json_object_get(o, "state")), "Not started");
-	cr_assert_str_eq(json_string_value(json_object_get(o, "vmm_version")), "9.9.9");
-	json_decref(o);
 	cr_assert_eq(call(HTTP_VERB_GET, "/version", NULL), 200);
 	o = answer();
-	cr_assert(json_is_string(json_object_get(o, "firecracker_version")), "%s", reply.body);
+	cr_assert_eq(json_object_size(o), 1, "%s", reply.body);
 	json_decref(o);
-}
-
-Test(instance_api, puts_show_in_vm_config_and_machine_config)
-{
-	json_t *o;
-
-	cr_assert_eq(call(HTTP_VERB_PUT, "/boot-source", "{\"kernel_image_path\": \"/k\"}"), 204);
-	cr_assert_eq(call(HTTP_VERB_PATCH, "/machine-config", "{\"mem_size_mib\": 256}"), 204);
-	cr_assert_eq(call(HTTP_VERB_PUT, "/drives/d1",
-			  "{\"drive_id\": \"d1\", \"path_on_host\": \"/d\", "
-			  "\"is_root_device\": false}"),
-		     204);
-	cr_assert_eq(call(HTTP_VERB_GET, "/vm/config", NULL), 200);
+	in.ext.enabled = true;
+	cr_assert_eq(call(HTTP_VERB_GET, "/version", NULL), 200);
 	o = answer();
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "boot-source"),
-							   "kernel_image_path")),
-			 "/k");
-	cr_assert_eq(json_array_size(json_object_get(o, "drives")), 1);
-	json_decref(o);
-	cr_assert_eq(call(HTTP_VERB_GET, "/machine-config", NULL), 200);
-	o = answer();
-	cr_assert_eq(json_integer_value(json_object_get(o, "mem_size_mib")), 256);
-	cr_assert_eq(json_integer_value(json_object_get(o, "vcpu_count")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "ember_version")), "9.9.9");
 	json_decref(o);
 }
 
-/* One case per bad body, per route. */
-Test(instance_api, bad_boot_source_bodies)
+Test(instance_api, metrics_count_requests_by_resource_and_verb)
 {
-	refused(HTTP_VERB_PUT, "/boot-source", "{}", "kernel_image_path");
-	refused(HTTP_VERB_PUT, "/boot-source", "{\"kernel_image_path\": 5}", "kernel_image_path");
-	refused(HTTP_VERB_PUT, "/boot-source", "{\"kernel_image_path\": \"/k\", \"x\": 1}", "x");
-	refused(HTTP_VERB_PUT, "/boot-source",
-		"{\"kernel_image_path\": \"/k\", \"kernel_image_path\": \"/j\"}", "duplicate");
-	refused(HTTP_VERB_PUT, "/boot-source", "[1]", "object");
-	refused(HTTP_VERB_PUT, "/boot-source", "{\"kernel_image_path\": ", "invalid JSON");
-}
-
-Test(instance_api, bad_machine_config_bodies)
-{
-	refused(HTTP_VERB_PUT, "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 128}",
-		"vcpu_count");
-	refused(HTTP_VERB_PUT, "/machine-config", "{\"vcpu_count\": 33, \"mem_size_mib\": 128}",
-		"vcpu_count");
-	refused(HTTP_VERB_PUT, "/machine-config", "{\"vcpu_count\": -1, \"mem_size_mib\": 128}",
-		"vcpu_count");
-	refused(HTTP_VERB_PUT, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": -5}",
-		"mem_size_mib");
-	refused(HTTP_VERB_PUT, "/machine-config", "{\"vcpu_count\": \"2\", \"mem_size_mib\": 128}",
-		"vcpu_count");
-	refused(HTTP_VERB_PUT, "/machine-config", "{\"vcpu_count\": 1.5, \"mem_size_mib\": 128}",
-		"vcpu_count");
-	refused(HTTP_VERB_PATCH, "/machine-config", "{\"smt\": 1}", "smt");
-	refused(HTTP_VERB_PATCH, "/machine-config", "{\"huge_pages\": \"1G\"}", "huge_pages");
-	refused(HTTP_VERB_PATCH, "/machine-config", "{\"cpus\": 2}", "cpus");
-}
-
-Test(instance_api, bad_drive_bodies)
-{
-	refused(HTTP_VERB_PUT, "/drives/a",
-		"{\"drive_id\": \"b\", \"path_on_host\": \"/b\", "
-		"\"is_root_device\": false}",
-		"differs");
-	refused(HTTP_VERB_PUT, "/drives/a", "{\"drive_id\": \"a\", \"is_root_device\": false}",
-		"path_on_host");
-	refused(HTTP_VERB_PUT, "/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"/a\"}",
-		"is_root_device");
-	refused(HTTP_VERB_PUT, "/drives/a",
-		"{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": \"yes\"}",
-		"is_root_device");
-	refused(HTTP_VERB_PUT, "/drives/a",
-		"{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false, "
-		"\"cache_type\": \"Fast\"}",
-		"cache_type");
-	refused(HTTP_VERB_PATCH, "/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"/b\"}",
-		"not supported before starting");
-}
-
-Test(instance_api, bad_network_interface_bodies)
-{
-	refused(HTTP_VERB_PUT, "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}",
-		"host_dev_name");
-	refused(HTTP_VERB_PUT, "/network-interfaces/eth0",
-		"{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"xx\"}",
-		"guest_mac");
-	refused(HTTP_VERB_PUT, "/network-interfaces/eth0",
-		"{\"iface_id\": \"eth0\", \"host_dev_name\": \"a-name-longer-than-15\"}",
-		"host_dev_name");
-	refused(HTTP_VERB_PATCH, "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}",
-		"not supported before starting");
-}
-
-Test(instance_api, bad_vsock_entropy_logger_metrics_bodies)
-{
-	refused(HTTP_VERB_PUT, "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}", "guest_cid");
-	refused(HTTP_VERB_PUT, "/vsock", "{\"guest_cid\": 3}", "uds_path");
-	refused(HTTP_VERB_PUT, "/entropy", "{\"rate_limiter\": {\"ops\": {\"size\": \"x\"}}}",
-		"size");
-	refused(HTTP_VERB_PUT, "/logger", "{\"level\": \"Chatty\"}", "level");
-	refused(HTTP_VERB_PUT, "/logger", "{\"log_path\": \"/nonexistent-dir/log\"}",
-		"nonexistent-dir");
-	refused(HTTP_VERB_PUT, "/metrics", "{}", "metrics_path");
-	refused(HTTP_VERB_PUT, "/metrics", "{\"metrics_path\": \"/nonexistent-dir/m\"}",
-		"nonexistent-dir");
-}
-
-Test(instance_api, bad_actions_and_vm_bodies)
-{
-	refused(HTTP_VERB_PUT, "/actions", "{\"action_type\": \"Reboot\"}", "Reboot");
-	refused(HTTP_VERB_PUT, "/actions", "{\"action_type\": 1}", "action_type");
-	refused(HTTP_VERB_PUT, "/actions", "{\"action_type\": \"FlushMetrics\", \"now\": true}",
-		"action_type");
-	refused(HTTP_VERB_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}",
-		"not supported before starting");
-	refused(HTTP_VERB_PUT, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}",
-		"not supported before starting");
-	refused(HTTP_VERB_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", "boot-source");
-	refused(HTTP_VERB_PATCH, "/vm", "{\"state\": \"Paused\"}", "not supported before starting");
-}
-
-Test(instance_api, routing_errors_are_400s)
-{
-	refused(HTTP_VERB_PUT, "/nothing", "{}", "Invalid request method and/or path");
-	refused(HTTP_VERB_GET, "/", "{}", "cannot have a body");
-	refused(HTTP_VERB_PUT, "/vsock", NULL, "empty");
-}
-
-Test(instance_api, metrics_are_set_once_and_count_requests)
-{
-	char path[] = "/tmp/ember-metrics-XXXXXX", line[8192];
-	char body[128];
-	json_t *o;
+	char path[] = "/tmp/ember-metrics-XXXXXX", line[16384];
+	json_t *o, *put, *patch;
 	FILE *f;
 	int fd = mkstemp(path);
 
 	cr_assert(fd >= 0);
 	close(fd);
-	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", path);
-	cr_assert_eq(call(HTTP_VERB_PUT, "/metrics", body), 204, "%s", reply.body);
-	refused(HTTP_VERB_PUT, "/metrics", body, "Reinitialization of metrics not allowed.");
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/metrics", "{\"metrics_path\": \"%s\"}", path), 204);
+	callf(HTTP_VERB_PUT, "/metrics", "{\"metrics_path\": \"%s\"}", path);
 	call(HTTP_VERB_PUT, "/boot-source", "{}");
+	call(HTTP_VERB_PATCH, "/machine-config", "{\"vcpu_count\": 2}");
+	call(HTTP_VERB_PUT, "/vsock",
+	     "{\"vsock_id\": \"v\", \"guest_cid\": 3, \"uds_path\": \"/u\"}");
 	cr_assert_eq(instance_flush_metrics(&in, &(struct ember_err){ 0 }), 0);
 	f = fopen(path, "r");
 	cr_assert(f && fgets(line, sizeof(line), f));
@@ -227,14 +356,14 @@ Test(instance_api, metrics_are_set_once_and_count_requests)
 	unlink(path);
 	o = json_loads(line, 0, NULL);
 	cr_assert_not_null(o, "%s", line);
-	cr_assert_eq(json_integer_value(
-			 json_object_get(json_object_get(o, "put_api_requests"), "metrics_count")),
-		     2);
-	cr_assert_eq(json_integer_value(
-			 json_object_get(json_object_get(o, "put_api_requests"), "metrics_fails")),
-		     1);
-	cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "put_api_requests"),
-							"boot_source_fails")),
+	put = json_object_get(o, "put_api_requests");
+	patch = json_object_get(o, "patch_api_requests");
+	cr_assert_eq(json_integer_value(json_object_get(put, "metrics_count")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(put, "metrics_fails")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(put, "boot_source_fails")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(patch, "machine_cfg_count")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "deprecated_api"),
+							"deprecated_http_api_calls")),
 		     1);
 	json_decref(o);
 }

@@ -1,150 +1,179 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The API's path table: every route, its id, its pre/post-boot rule, and the
- * requests that name no route. */
+/* The API's router: every route to its resource, verb and id, and the
+ * requests that name no route, with Firecracker's messages. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "instance.h"
 #include "routes.h"
 
 static struct ember_err err;
+static char id[INSTANCE_ID_MAX];
 
-static int route(enum http_verb verb, const char *path, const char *body, struct api_call *c)
+static int route(enum http_verb verb, const char *path, const char *body, struct res_call *c)
 {
 	struct http_request req = { .verb = verb,
 				    .body = (char *)body,
 				    .body_len = body ? strlen(body) : 0 };
 
 	snprintf(req.path, sizeof(req.path), "%s", path);
-	return api_route(&req, c, &err);
+	memset(&err, 0, sizeof(err));
+	return api_route(&req, c, id, sizeof(id), &err);
 }
 
 struct expect {
 	enum http_verb verb;
 	const char *path;
-	enum api_op op;
+	const struct res_def *res;
 	const char *id;
 	unsigned when;
 };
 
 /* Firecracker's table (../shared/reference/firecracker.md §1) for these routes. */
 static const struct expect table[] = {
-	{ HTTP_VERB_GET, "/", API_GET_INFO, "", API_PRE | API_POST },
-	{ HTTP_VERB_GET, "/version", API_GET_VERSION, "", API_PRE | API_POST },
-	{ HTTP_VERB_GET, "/vm/config", API_GET_VM_CONFIG, "", API_PRE | API_POST },
-	{ HTTP_VERB_GET, "/machine-config", API_GET_MACHINE, "", API_PRE | API_POST },
-	{ HTTP_VERB_PUT, "/actions", API_PUT_ACTIONS, "", API_PRE | API_POST },
-	{ HTTP_VERB_PUT, "/boot-source", API_PUT_BOOT_SOURCE, "", API_PRE },
-	{ HTTP_VERB_PUT, "/machine-config", API_PUT_MACHINE, "", API_PRE },
-	{ HTTP_VERB_PATCH, "/machine-config", API_PATCH_MACHINE, "", API_PRE },
-	{ HTTP_VERB_PUT, "/drives/rootfs", API_PUT_DRIVE, "rootfs", API_PRE },
-	{ HTTP_VERB_PATCH, "/drives/scratch", API_PATCH_DRIVE, "scratch", API_POST },
-	{ HTTP_VERB_PUT, "/network-interfaces/eth0", API_PUT_NET, "eth0", API_PRE },
-	{ HTTP_VERB_PATCH, "/network-interfaces/eth0", API_PATCH_NET, "eth0", API_POST },
-	{ HTTP_VERB_PUT, "/vsock", API_PUT_VSOCK, "", API_PRE },
-	{ HTTP_VERB_PUT, "/entropy", API_PUT_ENTROPY, "", API_PRE },
-	{ HTTP_VERB_PUT, "/logger", API_PUT_LOGGER, "", API_PRE },
-	{ HTTP_VERB_PUT, "/metrics", API_PUT_METRICS, "", API_PRE },
-	{ HTTP_VERB_PATCH, "/vm", API_PATCH_VM, "", API_POST },
+	{ HTTP_VERB_GET, "/", &res_instance_info, NULL, RES_PRE | RES_POST },
+	{ HTTP_VERB_GET, "/version", &res_version, NULL, RES_PRE | RES_POST },
+	{ HTTP_VERB_GET, "/vm/config", &res_vm_config, NULL, RES_PRE | RES_POST },
+	{ HTTP_VERB_GET, "/machine-config", &res_machine_config, NULL, RES_PRE | RES_POST },
+	{ HTTP_VERB_PUT, "/actions", &res_actions, NULL, RES_PRE | RES_POST },
+	{ HTTP_VERB_PUT, "/boot-source", &res_boot_source, NULL, RES_PRE },
+	{ HTTP_VERB_PUT, "/machine-config", &res_machine_config, NULL, RES_PRE },
+	{ HTTP_VERB_PATCH, "/machine-config", &res_machine_config, NULL, RES_PRE },
+	{ HTTP_VERB_PUT, "/cpu-config", &res_cpu_config, NULL, RES_PRE },
+	{ HTTP_VERB_PUT, "/drives/rootfs", &res_drives, "rootfs", RES_PRE | RES_POST },
+	{ HTTP_VERB_PATCH, "/drives/scratch", &res_drives, "scratch", RES_POST },
+	{ HTTP_VERB_DELETE, "/drives/scratch", &res_drives, "scratch", RES_POST },
+	{ HTTP_VERB_PUT, "/network-interfaces/eth0", &res_network_interfaces, "eth0",
+	  RES_PRE | RES_POST },
+	{ HTTP_VERB_PATCH, "/network-interfaces/eth0", &res_network_interfaces, "eth0", RES_POST },
+	{ HTTP_VERB_PUT, "/vsock", &res_vsock, NULL, RES_PRE },
+	{ HTTP_VERB_PUT, "/entropy", &res_entropy, NULL, RES_PRE },
+	{ HTTP_VERB_PUT, "/serial", &res_serial, NULL, RES_PRE },
+	{ HTTP_VERB_PUT, "/logger", &res_logger, NULL, RES_PRE },
+	{ HTTP_VERB_PUT, "/metrics", &res_metrics, NULL, RES_PRE },
+	{ HTTP_VERB_PATCH, "/vm", &res_vm_state, NULL, RES_POST },
+	{ HTTP_VERB_PUT, "/snapshot/create", &res_snapshot_create, NULL, RES_POST },
+	{ HTTP_VERB_PUT, "/snapshot/load", &res_snapshot_load, NULL, RES_PRE },
 };
+
+static const enum res_verb verbs[] = { [HTTP_VERB_GET] = RES_GET,
+				       [HTTP_VERB_PUT] = RES_PUT,
+				       [HTTP_VERB_PATCH] = RES_PATCH,
+				       [HTTP_VERB_DELETE] = RES_DELETE };
 
 Test(routes, every_route_resolves_with_its_id_and_rule)
 {
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		const struct expect *e = &table[i];
-		struct api_call c;
-		const char *body = e->verb == HTTP_VERB_GET ? NULL : "{}";
+		const char *body =
+		    e->verb == HTTP_VERB_GET || e->verb == HTTP_VERB_DELETE ? NULL : "{}";
+		struct res_call c;
 
 		cr_assert_eq(route(e->verb, e->path, body, &c), 0, "%s %s: %s",
 			     http_verb_name(e->verb), e->path, err.msg);
-		cr_assert_eq(c.op, e->op, "%s %s", http_verb_name(e->verb), e->path);
-		cr_assert_str_eq(c.id, e->id, "%s", e->path);
-		cr_assert_eq(api_op_when(c.op), e->when, "%s %s", http_verb_name(e->verb), e->path);
-		cr_assert_eq(c.body, body);
+		cr_assert_eq(c.res, e->res, "%s %s", http_verb_name(e->verb), e->path);
+		cr_assert_eq(c.verb, verbs[e->verb]);
+		if (e->id)
+			cr_assert_str_eq(c.id, e->id, "%s", e->path);
+		else
+			cr_assert_null(c.id, "%s", e->path);
+		cr_assert_eq(c.res->ops[c.verb].when, e->when, "%s %s", http_verb_name(e->verb),
+			     e->path);
+		cr_assert_eq(c.body.text, body);
 	}
 }
 
-Test(routes, every_op_is_routed_once)
+Test(routes, every_operation_in_the_table_is_routed)
 {
-	for (int op = 0; op < API_NR_OPS; op++)
-		cr_assert_neq(api_op_when((enum api_op)op), 0, "op %d has no route", op);
+	for (unsigned i = 0; i < res_count; i++) {
+		const struct res_def *d = res_table[i];
+		size_t found = 0;
+
+		for (size_t j = 0; j < sizeof(table) / sizeof(table[0]); j++)
+			found += table[j].res == d;
+		for (int v = 0; v < RES_NR_VERBS; v++)
+			if (d->ops[v].when)
+				cr_assert(found, "resource %s has operations but no route here",
+					  d->path ? d->path : d->key);
+	}
 }
 
-Test(routes, a_trailing_slash_is_ignored)
+Test(routes, a_trailing_slash_and_later_segments_are_ignored)
 {
-	struct api_call c;
+	struct res_call c;
 
 	cr_assert_eq(route(HTTP_VERB_PUT, "/drives/rootfs/", "{}", &c), 0, "%s", err.msg);
 	cr_assert_str_eq(c.id, "rootfs");
+	cr_assert_eq(route(HTTP_VERB_PUT, "/drives/a/b", "{}", &c), 0, "%s", err.msg);
+	cr_assert_str_eq(c.id, "a", "Firecracker reads two segments");
 	cr_assert_eq(route(HTTP_VERB_GET, "/machine-config/", NULL, &c), 0, "%s", err.msg);
 }
 
-static void bad(enum http_verb verb, const char *path, const char *body, int code,
-		const char *words)
+static void bad(enum http_verb verb, const char *path, const char *body, const char *msg)
 {
-	struct api_call c;
+	struct res_call c;
 
-	cr_assert_eq(route(verb, path, body, &c), -code, "%s %s routed", http_verb_name(verb),
+	cr_assert_eq(route(verb, path, body, &c), -EINVAL, "%s %s routed", http_verb_name(verb),
 		     path);
-	cr_assert(strstr(err.msg, words), "%s %s: \"%s\" lacks \"%s\"", http_verb_name(verb), path,
-		  err.msg, words);
+	cr_assert_str_eq(err.msg, msg, "%s %s", http_verb_name(verb), path);
 }
 
 Test(routes, unknown_paths_and_methods_are_firecrackers_400)
 {
-	bad(HTTP_VERB_PUT, "/foo", "{}", EINVAL, "Invalid request method and/or path: PUT /foo.");
-	bad(HTTP_VERB_GET, "/drives/rootfs", NULL, EINVAL, "GET /drives/rootfs");
-	bad(HTTP_VERB_PATCH, "/boot-source", "{}", EINVAL, "PATCH /boot-source");
-	bad(HTTP_VERB_PUT, "/vm", "{}", EINVAL, "PUT /vm");
-	bad(HTTP_VERB_GET, "/vm/state", NULL, EINVAL, "GET /vm/state");
-	bad(HTTP_VERB_PUT, "/drives/a/b", "{}", EINVAL, "/drives/a/b");
-	bad(HTTP_VERB_PUT, "/vsock/x", "{}", EINVAL, "/vsock/x");
-	bad(HTTP_VERB_GET, "version", NULL, EINVAL, "Invalid request");
-	bad(HTTP_VERB_GET, "/?a=b", NULL, EINVAL, "Invalid request");
-	bad(HTTP_VERB_GET, "/a-very-long-first-segment-that-matches-nothing-at-all", NULL, EINVAL,
-	    "Invalid request");
+	bad(HTTP_VERB_PUT, "/foo", "{}", "Invalid request method and/or path: PUT foo.");
+	bad(HTTP_VERB_GET, "/drives/rootfs", NULL,
+	    "Invalid request method and/or path: GET drives.");
+	bad(HTTP_VERB_PATCH, "/boot-source", "{}",
+	    "Invalid request method and/or path: PATCH boot-source.");
+	bad(HTTP_VERB_PUT, "/vm", "{}", "Invalid request method and/or path: PUT vm.");
+	bad(HTTP_VERB_GET, "/vm/state", NULL, "Invalid request method and/or path: GET vm.");
+	bad(HTTP_VERB_GET, "/?a=b", NULL, "Invalid request method and/or path: GET ?a=b.");
+	bad(HTTP_VERB_DELETE, "/vsock", NULL, "Invalid request method and/or path: DELETE vsock.");
+	bad(HTTP_VERB_PUT, "/snapshot/restore", "{}",
+	    "Invalid request method and/or path: PUT /snapshot/restore.");
+	bad(HTTP_VERB_PUT, "/snapshot", "{}", "Missing snapshot operation type.");
+	bad(HTTP_VERB_GET, "/a-very-long-first-segment-that-matches-nothing-at-all-anywhere-here",
+	    NULL,
+	    "Invalid request method and/or path: GET "
+	    "a-very-long-first-segment-that-matches-nothing-at-all-anywhere-here.");
 }
 
-Test(routes, ids_must_be_present_and_short)
+Test(routes, ids_are_letters_digits_and_underscores)
 {
 	char path[128];
+	struct res_call c;
 
-	bad(HTTP_VERB_PUT, "/drives", "{}", EINVAL, "missing");
-	bad(HTTP_VERB_PUT, "/drives/", "{}", EINVAL, "missing");
-	bad(HTTP_VERB_PATCH, "/network-interfaces/", "{}", EINVAL, "missing");
+	bad(HTTP_VERB_PUT, "/drives", "{}", "The ID cannot be empty.");
+	bad(HTTP_VERB_PUT, "/drives/", "{}", "The ID cannot be empty.");
+	bad(HTTP_VERB_PATCH, "/network-interfaces/", "{}", "The ID cannot be empty.");
+	bad(HTTP_VERB_PUT, "/drives/a-b", "{}",
+	    "API Resource IDs can only contain alphanumeric characters and underscores.");
+	bad(HTTP_VERB_PUT, "/drives/a%20b", "{}",
+	    "API Resource IDs can only contain alphanumeric characters and underscores.");
 	snprintf(path, sizeof(path), "/drives/%065d", 0);
-	bad(HTTP_VERB_PUT, path, "{}", EINVAL, "longer than 64");
+	bad(HTTP_VERB_PUT, path, "{}",
+	    "API Resource IDs can only contain alphanumeric characters and underscores.");
+	cr_assert_eq(route(HTTP_VERB_PUT, "/drives/Root_FS_2", "{}", &c), 0, "%s", err.msg);
 }
 
 Test(routes, bodies_where_firecracker_wants_them)
 {
-	bad(HTTP_VERB_GET, "/", "{}", EINVAL, "GET request cannot have a body.");
-	bad(HTTP_VERB_PUT, "/actions", NULL, ENODATA, "empty");
-	bad(HTTP_VERB_PATCH, "/vm", NULL, ENODATA, "empty");
+	bad(HTTP_VERB_GET, "/", "{}", "GET request cannot have a body.");
+	bad(HTTP_VERB_GET, "/nowhere", "{}", "GET request cannot have a body.");
+	bad(HTTP_VERB_PUT, "/actions", NULL, "Empty PUT request.");
+	bad(HTTP_VERB_PUT, "/nowhere", NULL, "Empty PUT request.");
+	bad(HTTP_VERB_PATCH, "/vm", NULL, "Empty PATCH request.");
+	bad(HTTP_VERB_DELETE, "/drives/x", "{}", "Empty Delete request.");
 }
 
-Test(routes, state_rules_give_firecrackers_messages)
+Test(routes, resources_are_found_by_path)
 {
-	cr_assert_eq(api_op_check_state(API_PUT_BOOT_SOURCE, false, &err), 0);
-	cr_assert_eq(api_op_check_state(API_PUT_BOOT_SOURCE, true, &err), -EPERM);
-	cr_assert_str_eq(err.msg,
-			 "The requested operation is not supported after starting the microVM.");
-	cr_assert_eq(api_op_check_state(API_PATCH_VM, false, &err), -EPERM);
-	cr_assert_str_eq(err.msg,
-			 "The requested operation is not supported before starting the microVM.");
-	cr_assert_eq(api_op_check_state(API_PATCH_VM, true, &err), 0);
-	cr_assert_eq(api_op_check_state(API_GET_INFO, true, &err), 0);
-	cr_assert_eq(api_op_check_state(API_GET_INFO, false, &err), 0);
-}
-
-Test(routes, metric_names_follow_firecracker)
-{
-	cr_assert_str_eq(api_op_metric_group(API_GET_INFO), "get_api_requests");
-	cr_assert_str_eq(api_op_metric_name(API_GET_INFO), "instance_info");
-	cr_assert_str_eq(api_op_metric_group(API_PUT_DRIVE), "put_api_requests");
-	cr_assert_str_eq(api_op_metric_name(API_PUT_DRIVE), "drive");
-	cr_assert_str_eq(api_op_metric_group(API_PATCH_NET), "patch_api_requests");
-	cr_assert_str_eq(api_op_metric_name(API_PATCH_NET), "network");
-	cr_assert_str_eq(api_op_metric_name(API_PUT_MACHINE), "machine_cfg");
+	cr_assert_eq(res_find("vm", "config"), &res_vm_config);
+	cr_assert_eq(res_find("vm", NULL), &res_vm_state);
+	cr_assert_eq(res_find("drives", "x"), &res_drives);
+	cr_assert_null(res_find("vsock", "x"));
+	cr_assert_null(res_find("snapshot", NULL));
+	cr_assert_eq(res_find("", NULL), &res_instance_info);
 }

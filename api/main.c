@@ -17,10 +17,12 @@
 
 #include "boottimer.h"
 #include "check_kvm.h"
-#include "config.h"
 #include "instance.h"
 #include "log.h"
+#include "mailbox.h"
+#include "routes.h"
 #include "seccomp_filter.h"
+#include "server.h"
 #include "vm.h"
 
 #define EMBER_VERSION    "0.1.0"
@@ -28,6 +30,7 @@
 #define EXIT_BAD_CONFIG  152
 #define EXIT_ARG_PARSING 153
 #define DEFAULT_API_SOCK "/run/ember.socket"
+#define CONFIG_FILE_MAX  (1 << 20)
 
 struct args {
 	const char *config_file;
@@ -46,6 +49,7 @@ struct args {
 	bool quiet;
 	bool show_level;
 	bool show_origin;
+	bool extensions;
 };
 
 enum {
@@ -66,6 +70,7 @@ enum {
 	OPT_PARENT_CPU,
 	OPT_NO_SECCOMP,
 	OPT_SECCOMP_FILTER,
+	OPT_EXTENSIONS,
 	OPT_VERSION,
 	OPT_HELP
 };
@@ -88,6 +93,7 @@ static const struct option long_opts[] = {
 	{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
+	{ "ember-extensions", no_argument, NULL, OPT_EXTENSIONS },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -115,6 +121,10 @@ static void usage(FILE *out)
 	      "  --no-seccomp         no seccomp filters (for debugging only)\n"
 	      "  --seccomp-filter FILE  per-thread filters compiled by ember-seccompiler\n"
 	      "                       instead of the built-in ones\n"
+	      "  --ember-extensions   what ember adds to Firecracker's API, which a Firecracker\n"
+	      "                       client could notice: a failed snapshot load may be\n"
+	      "                       retried in the same process; GET / and GET /version\n"
+	      "                       report latencies_us and ember_version\n"
 	      "  --start-time-us, --start-time-cpu-us   set by ember-jailer\n"
 	      "  --version, --help\n",
 	      out);
@@ -165,6 +175,7 @@ static int parse_one(int c, struct args *a)
 	case OPT_PARENT_CPU: return parse_number("--parent-cpu-time-us", optarg, UINT64_MAX, &v);
 	case OPT_NO_SECCOMP: a->no_seccomp = true; return 0;
 	case OPT_SECCOMP_FILTER: a->seccomp_filter = optarg; return 0;
+	case OPT_EXTENSIONS: a->extensions = true; return 0;
 	case 'q': a->quiet = true; return 0;
 	default: return -1;
 	}
@@ -233,7 +244,7 @@ static int setup_seccomp(const struct args *a, struct seccomp_filters *f, struct
 /* Command line flags override the config file's logger section. */
 static int setup_logging(const struct args *a, struct instance *in)
 {
-	struct config_logger l = in->cfg.logger;
+	struct instance_logger l = in->logger;
 	struct ember_err err = { 0 };
 
 	if (a->level && log_parse_level(a->level, &l.opts.level) < 0) {
@@ -248,19 +259,20 @@ static int setup_logging(const struct args *a, struct instance *in)
 		fprintf(stderr, "ember: %s\n", err.msg);
 		return EXIT_BAD_CONFIG;
 	}
+	in->logger.opts = l.opts;
 	return 0;
 }
 
 static int setup_metrics(const struct args *a, struct instance *in)
 {
-	struct config_metrics m = in->cfg.metrics;
+	struct instance_metrics_cfg m = in->metrics_cfg;
 	struct ember_err err = { 0 };
 
 	if (a->metrics_path) {
 		m.metrics_path = (char *)a->metrics_path;
 		m.set = true;
 	}
-	if (m.set && instance_set_metrics(in, &m, &err) < 0) {
+	if (m.set && !metrics_enabled(&in->metrics) && instance_set_metrics(in, &m, &err) < 0) {
 		fprintf(stderr, "ember: %s\n", err.msg);
 		return EXIT_BAD_CONFIG;
 	}
@@ -326,8 +338,17 @@ static int block_signals(void)
 struct api {
 	struct api_mailbox mailbox;
 	struct api_server server;
+	struct instance *in;
 	bool up;
 };
+
+/* The instance's API source: a request waits in the mailbox. */
+static void serve_api(void *ctx)
+{
+	struct api *api = ctx;
+
+	api_mailbox_serve(&api->mailbox, api_routes_handle, api->in);
+}
 
 static int start_api(const struct args *a, struct instance *in, struct api *api)
 {
@@ -347,7 +368,8 @@ static int start_api(const struct args *a, struct instance *in, struct api *api)
 		return EXIT_GENERIC;
 	}
 	api->up = true;
-	in->mailbox = &api->mailbox;
+	api->in = in;
+	instance_set_api(in, api->mailbox.fd, serve_api, api);
 	return 0;
 }
 
@@ -393,6 +415,8 @@ static int configure_and_start(const struct args *a, struct instance *in, struct
 			log_info("stopped by signal %s before the microVM started", strsignal(ret));
 		if (ret < 0)
 			log_error("%s", err.msg);
+		if (ret < 0 && in->fatal_status)
+			return in->fatal_status;
 		return ret > 0 ? 128 + ret : ret < 0 ? EXIT_GENERIC : 0;
 	}
 	if (instance_start(in, &err) < 0) {
@@ -400,6 +424,32 @@ static int configure_and_start(const struct args *a, struct instance *in, struct
 		return EXIT_BAD_CONFIG;
 	}
 	return 0;
+}
+
+/* --config-file: Firecracker's schema, each section applied as its PUT. */
+static int load_config_file(struct instance *in, const char *path, struct ember_err *err)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+	int ret;
+
+	if (!f)
+		return err_errno(err, "cannot open config file %s", path);
+	buf = malloc(CONFIG_FILE_MAX + 1);
+	n = buf ? fread(buf, 1, CONFIG_FILE_MAX + 1, f) : 0;
+	fclose(f);
+	if (!buf)
+		return err_set(err, ENOMEM, "out of memory");
+	buf[n < CONFIG_FILE_MAX ? n : CONFIG_FILE_MAX] = '\0';
+	if (n > CONFIG_FILE_MAX)
+		ret = err_set(err, EFBIG, "larger than %d bytes", CONFIG_FILE_MAX);
+	else if (strlen(buf) != n)
+		ret = err_set(err, EINVAL, "the file contains a NUL byte");
+	else
+		ret = res_load_config(in, &in->cfg, buf, false, err);
+	free(buf);
+	return ret < 0 ? err_prefix(err, "%s", path) : 0;
 }
 
 static int finish(struct instance *in, struct api *api, int status)
@@ -448,8 +498,12 @@ int main(int argc, char **argv)
 	sig_fd = block_signals();
 	opts.boot_timer = a.boot_timer;
 	opts.serial_in_fd = serial_in_fd();
-	instance_init(&in, a.id, EMBER_VERSION, &opts);
-	if (a.config_file && config_load_file(&in.cfg, a.config_file, &err) < 0) {
+	if (instance_init(&in, a.id, EMBER_VERSION, &opts) < 0) {
+		fprintf(stderr, "ember: out of memory\n");
+		return EXIT_GENERIC;
+	}
+	in.ext.enabled = a.extensions;
+	if (a.config_file && load_config_file(&in, a.config_file, &err) < 0) {
 		fprintf(stderr, "ember: bad configuration: %s\n", err.msg);
 		return finish(&in, &api, EXIT_BAD_CONFIG);
 	}

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+/* GET /, GET /version and GET /vm/config: what the instance is, which
+ * Firecracker API it serves, and its whole configuration. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "instance.h"
+#include "resource.h"
+
+static const char *state_name(enum instance_state s)
+{
+	return s == INSTANCE_RUNNING ? "Running" : s == INSTANCE_PAUSED ? "Paused" : "Not started";
+}
+
+/* 200 with a JSON body; takes the reference. */
+static int reply(struct res_call *c, json_t *body, struct ember_err *err)
+{
+	c->reply = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(body);
+	c->status = 200;
+	return c->reply ? 0 : err_set(err, ENOMEM, "out of memory");
+}
+
+/* Firecracker's InstanceInfo, its app_name too (a client may show or match
+ * it); --ember-extensions names ember and adds the load latency. */
+static int get_info(struct instance *in, struct res_call *c, struct ember_err *err)
+{
+	json_t *info =
+	    json_pack("{ssssssss}", "id", in->id, "state", state_name(in->state), "vmm_version",
+		      in->version, "app_name", in->ext.enabled ? "ember" : "Firecracker");
+
+	if (info && in->ext.enabled && in->load_snapshot_us)
+		json_object_set_new(
+		    info, "latencies_us",
+		    json_pack("{sI}", "load_snapshot", (json_int_t)in->load_snapshot_us));
+	return reply(c, info, err);
+}
+
+static int get_version(struct instance *in, struct res_call *c, struct ember_err *err)
+{
+	json_t *v = json_pack("{ss}", "firecracker_version", INSTANCE_API_VERSION);
+
+	if (v && in->ext.enabled)
+		json_object_set_new(v, "ember_version", json_string(in->version));
+	return reply(c, v, err);
+}
+
+static int get_config(struct instance *in, struct res_call *c, struct ember_err *err)
+{
+	c->reply = res_dump_config(in);
+	c->status = 200;
+	return c->reply ? 0 : err_set(err, ENOMEM, "out of memory");
+}
+
+#define ANY_TIME (RES_PRE | RES_POST)
+
+const struct res_def res_instance_info = {
+	.path = "",
+	.metric = "instance_info",
+	.ops = { [RES_GET] = { ANY_TIME, false, NULL, get_info } },
+};
+
+const struct res_def res_version = {
+	.path = "version",
+	.metric = "vmm_version",
+	.ops = { [RES_GET] = { ANY_TIME, false, NULL, get_version } },
+};
+
+const struct res_def res_vm_config = {
+	.path = "vm",
+	.sub = "config",
+	.metric = "vm_config",
+	.ops = { [RES_GET] = { ANY_TIME, false, NULL, get_config } },
+};
