@@ -18,7 +18,7 @@ SANITIZE :=
 # Debian packages the project needs (`make deps`).
 DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
 	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
-	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox
+	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox acpica-tools
 
 LIB_SRCS := $(wildcard vmm/*.c) $(wildcard vmm/resources/*.c) $(wildcard virtio/*.c) \
 	$(filter-out snapshot/editor_main.c snapshot/uffd_handler.c,$(wildcard snapshot/*.c)) \
@@ -186,7 +186,7 @@ unit: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2
 
 kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FN) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
-	$(Q)tests/with-kvm tests/kvm-suite
+	$(Q)EMBER_DISTRO_KERNEL=$$(tests/testhost/prepare)/vmlinuz tests/with-kvm tests/kvm-suite
 
 test: unit unit-asan fuzz-smoke kvm-test
 

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Build the guest kernel (vmlinux + bzImage) from Debian's linux-source-6.1
-# with rootfs/kernel.config on top of tinyconfig, cached by input hash.
+# Build a guest kernel (vmlinux + bzImage) from Debian's linux-source-6.1,
+# cached by input hash: by default with rootfs/kernel.config on top of
+# tinyconfig (ember's guest); with --config FILE from that complete .config
+# (completed by olddefconfig), as `make compat` builds Firecracker's.
+#   build-kernel.sh OUTDIR [--config FILE]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cache.sh"
 
-out=${1:?usage: build-kernel.sh OUTDIR}
+out=${1:?usage: build-kernel.sh OUTDIR [--config FILE]}
+full=""
+if [ "${2:-}" = --config ]; then
+	full=${3:?--config needs a file}
+	[ -f "$full" ] || { echo "build-kernel: $full missing" >&2; exit 1; }
+fi
 tarball=/usr/src/linux-source-6.1.tar.xz
 [ -f "$tarball" ] || { echo "build-kernel: $tarball missing (run 'make deps')" >&2; exit 1; }
 
 cache=$(ember_cache_dir)
 srcver=$(ember_pkg_version linux-source-6.1)
-key=$(ember_key "$here/kernel.config" "$here/build-kernel.sh" "$srcver")
+key=$(ember_key "${full:-$here/kernel.config}" "$here/build-kernel.sh" "$srcver")
 dest="$cache/kernel-$key"
 
 if [ ! -f "$dest/vmlinux" ] || [ ! -f "$dest/bzImage" ]; then
@@ -25,11 +33,16 @@ if [ ! -f "$dest/vmlinux" ] || [ ! -f "$dest/bzImage" ]; then
 	fi
 	kb="$cache/kbuild-$key"
 	mkdir -p "$kb"
-	make -s -C "$src" O="$kb" tinyconfig >/dev/null
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$kb" "$kb/.config" \
-		"$here/kernel.config" >/dev/null
-	make -s -C "$src" O="$kb" olddefconfig >/dev/null
-	"$here/check-kconfig.sh" "$here/kernel.config" "$kb/.config"
+	if [ -n "$full" ]; then
+		cp "$full" "$kb/.config"
+		make -s -C "$src" O="$kb" olddefconfig >/dev/null
+	else
+		make -s -C "$src" O="$kb" tinyconfig >/dev/null
+		"$src/scripts/kconfig/merge_config.sh" -m -O "$kb" "$kb/.config" \
+			"$here/kernel.config" >/dev/null
+		make -s -C "$src" O="$kb" olddefconfig >/dev/null
+		"$here/check-kconfig.sh" "$here/kernel.config" "$kb/.config"
+	fi
 
 	jobs=$(nproc)
 	log="$kb/build.log"

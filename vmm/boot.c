@@ -9,10 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "layout.h"
 
 #define E820_RAM                 1
 #define E820_RESERVED            2
+#define E820_ACPI                3 /* ACPI tables: reclaimable once read */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define ELF_MAX_PHDRS            64
 #define ELF_MAX_NOTES            (64 * 1024)
@@ -303,10 +305,14 @@ int boot_e820_build(const struct guest_mem *mem, struct boot_e820 *out, int max)
 	uint64_t low_end = guest_mem_low_end(mem);
 	int n = 0;
 
-	if (max < 4 || low_end <= LAYOUT_HIMEM)
+	if (max < 6 || low_end <= LAYOUT_HIMEM)
 		return -EINVAL;
 	out[n++] = (struct boot_e820){ 0, LAYOUT_EBDA, E820_RAM };
-	out[n++] = (struct boot_e820){ LAYOUT_EBDA, 0x100000 - LAYOUT_EBDA, E820_RESERVED };
+	out[n++] = (struct boot_e820){ LAYOUT_EBDA, ACPI_TABLES_GPA - LAYOUT_EBDA, E820_RESERVED };
+	out[n++] =
+	    (struct boot_e820){ ACPI_TABLES_GPA, ACPI_TABLES_END - ACPI_TABLES_GPA, E820_ACPI };
+	out[n++] =
+	    (struct boot_e820){ ACPI_TABLES_END, LAYOUT_HIMEM - ACPI_TABLES_END, E820_RESERVED };
 	out[n++] = (struct boot_e820){ LAYOUT_HIMEM, low_end - LAYOUT_HIMEM, E820_RAM };
 	if (mem->nr_regions > 1)
 		out[n++] =
@@ -325,8 +331,7 @@ int boot_write_cmdline(const struct guest_mem *mem, const char *cmdline, struct 
 }
 
 static int write_zero_page(const struct guest_mem *mem, const struct boot_image *img,
-			   size_t cmdline_len, uint64_t initrd_gpa, uint64_t initrd_size,
-			   struct ember_err *err)
+			   size_t cmdline_len, const struct boot_extra *x, struct ember_err *err)
 {
 	struct boot_e820 map[BOOT_E820_MAX];
 	struct boot_params bp;
@@ -346,8 +351,9 @@ static int write_zero_page(const struct guest_mem *mem, const struct boot_image 
 	bp.hdr.code32_start = (uint32_t)img->kernel_start;
 	bp.hdr.cmd_line_ptr = (uint32_t)LAYOUT_CMDLINE;
 	bp.hdr.cmdline_size = (uint32_t)cmdline_len;
-	bp.hdr.ramdisk_image = (uint32_t)initrd_gpa;
-	bp.hdr.ramdisk_size = (uint32_t)initrd_size;
+	bp.hdr.ramdisk_image = (uint32_t)x->initrd_gpa;
+	bp.hdr.ramdisk_size = (uint32_t)x->initrd_size;
+	bp.acpi_rsdp_addr = x->rsdp_gpa; /* boot protocol 2.14 */
 	for (int i = 0; i < n; i++) {
 		bp.e820_table[i].addr = map[i].addr;
 		bp.e820_table[i].size = map[i].size;
@@ -357,7 +363,7 @@ static int write_zero_page(const struct guest_mem *mem, const struct boot_image 
 	return guest_mem_write(mem, LAYOUT_ZERO_PAGE, &bp, sizeof(bp), err);
 }
 
-static int write_pvh_info(const struct guest_mem *mem, uint64_t initrd_gpa, uint64_t initrd_size,
+static int write_pvh_info(const struct guest_mem *mem, const struct boot_extra *x,
 			  struct ember_err *err)
 {
 	struct hvm_memmap_entry mm[BOOT_E820_MAX];
@@ -366,6 +372,7 @@ static int write_pvh_info(const struct guest_mem *mem, uint64_t initrd_gpa, uint
 		.magic = HVM_START_MAGIC,
 		.version = 1,
 		.cmdline_paddr = LAYOUT_CMDLINE,
+		.rsdp_paddr = x->rsdp_gpa,
 		.memmap_paddr = LAYOUT_PVH_MEMMAP,
 	};
 	int n = boot_e820_build(mem, map, BOOT_E820_MAX);
@@ -375,8 +382,8 @@ static int write_pvh_info(const struct guest_mem *mem, uint64_t initrd_gpa, uint
 	for (int i = 0; i < n; i++)
 		mm[i] = (struct hvm_memmap_entry){ map[i].addr, map[i].size, map[i].type, 0 };
 	si.memmap_entries = (uint32_t)n;
-	if (initrd_size) {
-		struct hvm_modlist_entry mod = { .paddr = initrd_gpa, .size = initrd_size };
+	if (x->initrd_size) {
+		struct hvm_modlist_entry mod = { .paddr = x->initrd_gpa, .size = x->initrd_size };
 
 		si.nr_modules = 1;
 		si.modlist_paddr = LAYOUT_PVH_MODLIST;
@@ -389,9 +396,9 @@ static int write_pvh_info(const struct guest_mem *mem, uint64_t initrd_gpa, uint
 }
 
 int boot_write_params(const struct guest_mem *mem, const struct boot_image *img, size_t cmdline_len,
-		      uint64_t initrd_gpa, uint64_t initrd_size, struct ember_err *err)
+		      const struct boot_extra *x, struct ember_err *err)
 {
 	if (img->proto == BOOT_PVH)
-		return write_pvh_info(mem, initrd_gpa, initrd_size, err);
-	return write_zero_page(mem, img, cmdline_len, initrd_gpa, initrd_size, err);
+		return write_pvh_info(mem, x, err);
+	return write_zero_page(mem, img, cmdline_len, x, err);
 }

@@ -32,7 +32,7 @@ struct boot_image {
 struct boot_e820 {
 	uint64_t addr;
 	uint64_t size;
-	uint32_t type; /* E820_TYPE_RAM / E820_TYPE_RESERVED */
+	uint32_t type; /* E820_TYPE_RAM, _RESERVED, _ACPI */
 };
 
 /* Load a kernel image from fd into guest memory, detecting its format. */
@@ -43,8 +43,14 @@ int boot_load_initrd(const struct guest_mem *mem, int fd, const struct boot_imag
 		     uint64_t *gpa, uint64_t *size, struct ember_err *err);
 int boot_e820_build(const struct guest_mem *mem, struct boot_e820 *out, int max);
 int boot_write_cmdline(const struct guest_mem *mem, const char *cmdline, struct ember_err *err);
+/* What the boot parameters point at besides the kernel. */
+struct boot_extra {
+	uint64_t initrd_gpa, initrd_size; /* size 0: none */
+	uint64_t rsdp_gpa;                /* 0: no ACPI tables */
+};
+
 /* Zero page (Linux 64-bit protocol) or hvm_start_info (PVH). */
 int boot_write_params(const struct guest_mem *mem, const struct boot_image *img, size_t cmdline_len,
-		      uint64_t initrd_gpa, uint64_t initrd_size, struct ember_err *err);
+		      const struct boot_extra *x, struct ember_err *err);
 
 #endif

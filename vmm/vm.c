@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "cmdline.h"
 #include "cpu_template.h"
 #include "layout.h"
@@ -122,6 +123,14 @@ static void on_i8042_reset(void *ctx)
 	vm_request_exit(ctx, VM_EXIT_RESET, 0, "guest reset through the i8042");
 }
 
+static void on_acpi_pm(void *ctx, enum acpi_pm_event e)
+{
+	if (e == ACPI_PM_EVENT_POWER_OFF)
+		vm_request_exit(ctx, VM_EXIT_SHUTDOWN, 0, "guest powered off (ACPI S5)");
+	else
+		vm_request_exit(ctx, VM_EXIT_RESET, 0, "guest reset through ACPI");
+}
+
 int vm_add_device(struct vm *vm, const char *name, const struct device_ops *ops, void *dev,
 		  struct ember_err *err)
 {
@@ -131,7 +140,7 @@ int vm_add_device(struct vm *vm, const char *name, const struct device_ops *ops,
 	return 0;
 }
 
-/* Legacy devices in a fixed order: serial, i8042, boot timer. */
+/* Legacy devices in a fixed order: serial, i8042, ACPI PM ports, boot timer. */
 static int create_devices(struct vm *vm, struct ember_err *err)
 {
 	int ret;
@@ -161,6 +170,11 @@ static int create_devices(struct vm *vm, struct ember_err *err)
 		    bus_add(&vm->pio, I8042_DATA_PORT, I8042_PORT_LEN, &i8042_ops, &vm->i8042, err);
 	if (!ret)
 		ret = vm_add_device(vm, "i8042", &i8042_ops, &vm->i8042, err);
+	acpi_pm_init(&vm->acpi_pm, on_acpi_pm, vm);
+	if (!ret)
+		ret = bus_add(&vm->pio, ACPI_PM_PORT, ACPI_PM_LEN, &acpi_pm_ops, &vm->acpi_pm, err);
+	if (!ret)
+		ret = vm_add_device(vm, "acpi-pm", &acpi_pm_ops, &vm->acpi_pm, err);
 	if (!ret && vm->opts.boot_timer) {
 		boottimer_init(&vm->boottimer, vm->opts.start_wall_us, vm->opts.start_cpu_us);
 		ret = bus_add(&vm->mmio, LAYOUT_BOOT_TIMER, BOOTTIMER_LEN, &boottimer_ops,
@@ -322,24 +336,38 @@ static int load_image(struct vm *vm, struct ember_err *err)
 	return ret < 0 ? err_prefix(err, "kernel image %s", path) : 0;
 }
 
+/* The ACPI tables' view of the machine: its vCPUs and virtio devices. */
+static int write_acpi(struct vm *vm, struct ember_err *err)
+{
+	struct acpi_machine m = { .nr_vcpus = vm->nr_vcpus, .nr_virtio = vm->nr_virtio };
+
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		m.virtio[i] = (struct acpi_mmio_device){ vm->virtio[i]->base, VIRTIO_MMIO_SLOT_SIZE,
+							 vm->virtio[i]->irq };
+	return acpi_write(&vm->mem, &m, err);
+}
+
 int vm_load_kernel(struct vm *vm, struct ember_err *err)
 {
-	uint64_t initrd_gpa, initrd_size;
+	struct boot_extra x = { .rsdp_gpa = ACPI_RSDP_GPA };
 	struct cmdline cl;
 	int ret;
 
 	ret = load_image(vm, err);
 	if (!ret)
-		ret = load_initrd(vm, &initrd_gpa, &initrd_size, err);
+		ret = load_initrd(vm, &x.initrd_gpa, &x.initrd_size, err);
 	if (!ret)
 		ret = build_cmdline(vm, &cl, err);
 	if (!ret)
 		ret = boot_write_cmdline(&vm->mem, cl.buf, err);
 	if (!ret)
-		ret = boot_write_params(&vm->mem, &vm->image, cl.len + 1, initrd_gpa, initrd_size,
-					err);
+		ret = boot_write_params(&vm->mem, &vm->image, cl.len + 1, &x, err);
+	/* Both: the MP table for kernels without ACPI, the tables for the rest
+	 * (a kernel with both takes the MADT). */
 	if (!ret)
 		ret = mptable_write(&vm->mem, vm->nr_vcpus, err);
+	if (!ret)
+		ret = write_acpi(vm, err);
 	if (!ret)
 		ret = vcpu_write_boot_tables(&vm->mem, err);
 	if (!ret)

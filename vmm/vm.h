@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acpi_pm.h"
 #include "boot.h"
 #include "boottimer.h"
 #include "blk.h"
@@ -82,6 +83,7 @@ struct vm {
 	int nr_devices;
 	struct serial serial;
 	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
 	struct boottimer boottimer;
 	bool legacy_ready;
 	/* virtio-mmio devices in attach order: slot i at LAYOUT_VIRTIO_MMIO + i * 4K */

@@ -92,7 +92,13 @@ expect b "GET / after the load: Running, with the load's latency (--ember-extens
 	bash -c "grep -q '\"state\":\"Running\"' <<<'$body' && jq -e '.latencies_us.load_snapshot > 0' <<<'$body' >/dev/null"
 api "$E2E_TMP/b.sock" PUT /actions '{"action_type": "InstanceStart"}'
 expect b "InstanceStart after a load is refused" bash -c "[ $code = 400 ]"
-stop_ember "$pid"
+# The ACPI tables were in the memory file: the restored guest's poweroff
+# still reaches the FADT's sleep register and ends ember with 0.
+timeout 60 "$invoke" --uds "$E2E_TMP/b.vsock" --fn poweroff --wait 20000 </dev/null \
+	>/dev/null 2>&1 || true
+wait_exit "$pid" 30
+expect b "the restored guest powers off through ACPI (the tables came with its memory): ember exits 0" \
+	bash -c "[ $rc = 0 ] && grep -q 'guest powered off (ACPI S5)' $E2E_TMP/b.err"
 
 # The Uffd backend: ember-uffd serves every page from the memory file.
 uffd_bin=$(dirname "$EMBER")/ember-uffd

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "acpi.h"
 #include "layout.h"
 
 #define MEM_SIZE (32ULL << 20)
@@ -18,7 +19,7 @@ static struct ember_err err;
 static void setup(void)
 {
 	memset(&err, 0, sizeof(err));
-	cr_assert_eq(guest_mem_init(&mem, MEM_SIZE, false, &err), 0, "%s", err.msg);
+	cr_assert_eq(guest_mem_init(&mem, MEM_SIZE, GUEST_MEM_4K, &err), 0, "%s", err.msg);
 }
 
 static void teardown(void)
@@ -300,13 +301,19 @@ Test(boot, e820_low_memory)
 	struct boot_e820 map[BOOT_E820_MAX];
 	int n = boot_e820_build(&mem, map, BOOT_E820_MAX);
 
-	cr_assert_eq(n, 3);
+	cr_assert_eq(n, 5);
 	cr_assert_eq(map[0].addr, 0);
 	cr_assert_eq(map[0].size, LAYOUT_EBDA);
 	cr_assert_eq(map[0].type, 1);
-	cr_assert_eq(map[1].type, 2);
-	cr_assert_eq(map[2].addr, LAYOUT_HIMEM);
-	cr_assert_eq(map[2].size, MEM_SIZE - LAYOUT_HIMEM);
+	cr_assert_eq(map[1].type, 2, "the MP table");
+	cr_assert_eq(map[2].addr, ACPI_TABLES_GPA);
+	cr_assert_eq(map[2].addr + map[2].size, ACPI_RSDP_GPA);
+	cr_assert_eq(map[2].type, 3, "ACPI tables, reclaimable");
+	cr_assert_eq(map[3].addr, ACPI_RSDP_GPA);
+	cr_assert_eq(map[3].addr + map[3].size, LAYOUT_HIMEM);
+	cr_assert_eq(map[3].type, 2, "the RSDP and the BIOS area");
+	cr_assert_eq(map[4].addr, LAYOUT_HIMEM);
+	cr_assert_eq(map[4].size, MEM_SIZE - LAYOUT_HIMEM);
 }
 
 Test(boot, e820_above_4g)
@@ -315,12 +322,12 @@ Test(boot, e820_above_4g)
 	struct guest_mem big;
 	int n;
 
-	cr_assert_eq(guest_mem_init(&big, 4ULL << 30, false, &err), 0);
+	cr_assert_eq(guest_mem_init(&big, 4ULL << 30, GUEST_MEM_4K, &err), 0);
 	n = boot_e820_build(&big, map, BOOT_E820_MAX);
-	cr_assert_eq(n, 4);
-	cr_assert_eq(map[2].addr + map[2].size, LAYOUT_MMIO_START);
-	cr_assert_eq(map[3].addr, LAYOUT_MMIO_END);
-	cr_assert_eq(map[3].size, (4ULL << 30) - LAYOUT_MMIO_START);
+	cr_assert_eq(n, 6);
+	cr_assert_eq(map[4].addr + map[4].size, LAYOUT_MMIO_START);
+	cr_assert_eq(map[5].addr, LAYOUT_MMIO_END);
+	cr_assert_eq(map[5].size, (4ULL << 30) - LAYOUT_MMIO_START);
 	guest_mem_free(&big);
 }
 
@@ -333,7 +340,10 @@ Test(boot, zero_page_for_bzimage)
 
 	cr_assert_eq(load(b, len, &img), 0, "%s", err.msg);
 	cr_assert_eq(boot_write_cmdline(&mem, "console=ttyS0", &err), 0);
-	cr_assert_eq(boot_write_params(&mem, &img, 14, 0x1800000, 0x1000, &err), 0, "%s", err.msg);
+	cr_assert_eq(boot_write_params(&mem, &img, 14,
+				       &(struct boot_extra){ 0x1800000, 0x1000, ACPI_RSDP_GPA },
+				       &err),
+		     0, "%s", err.msg);
 	bp = guest_mem_ptr(&mem, LAYOUT_ZERO_PAGE, sizeof(*bp));
 	cr_assert_eq(bp->hdr.boot_flag, 0xaa55);
 	cr_assert_eq(bp->hdr.header, 0x53726448);
@@ -343,7 +353,8 @@ Test(boot, zero_page_for_bzimage)
 	cr_assert_eq(bp->hdr.ramdisk_image, 0x1800000);
 	cr_assert_eq(bp->hdr.ramdisk_size, 0x1000);
 	cr_assert_eq(bp->hdr.version, 0x020f, "setup header copied from the image");
-	cr_assert_eq(bp->e820_entries, 3);
+	cr_assert_eq(bp->e820_entries, 5);
+	cr_assert_eq(bp->acpi_rsdp_addr, ACPI_RSDP_GPA, "boot protocol 2.14's RSDP pointer");
 	cr_assert_str_eq((char *)guest_mem_ptr(&mem, LAYOUT_CMDLINE, 14), "console=ttyS0");
 	free(b);
 }
@@ -357,7 +368,10 @@ Test(boot, pvh_start_info)
 
 	make_elf(&f, true);
 	cr_assert_eq(load(&f, sizeof(f), &img), 0);
-	cr_assert_eq(boot_write_params(&mem, &img, 1, 0x1800000, 0x2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(boot_write_params(&mem, &img, 1,
+				       &(struct boot_extra){ 0x1800000, 0x2000, ACPI_RSDP_GPA },
+				       &err),
+		     0, "%s", err.msg);
 	si = guest_mem_ptr(&mem, LAYOUT_PVH_INFO, 56);
 	cr_assert_eq(si[0], 0x336ec578u, "magic");
 	cr_assert_eq(si[1], 1, "version");
@@ -365,7 +379,8 @@ Test(boot, pvh_start_info)
 	mod = guest_mem_ptr(&mem, LAYOUT_PVH_MODLIST, 16);
 	cr_assert_eq(mod[0], 0x1800000);
 	cr_assert_eq(mod[1], 0x2000);
-	cr_assert_eq(si[12], 3, "memmap entries");
+	cr_assert_eq(si[12], 5, "memmap entries");
+	cr_assert_eq(*(const uint64_t *)(si + 8), ACPI_RSDP_GPA, "rsdp_paddr");
 }
 
 Test(boot, cmdline_limit)

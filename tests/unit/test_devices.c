@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Legacy devices through their ops tables: UART, i8042, boot timer; buses. */
 #include <criterion/criterion.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "acpi.h"
+#include "acpi_pm.h"
 #include "boottimer.h"
 #include "bus.h"
 #include "i8042.h"
@@ -67,6 +70,36 @@ Test(serial, output_beyond_the_rate_limit_is_dropped_and_counted)
 	cr_assert_eq(s.out_limited, 9, "uart.rate_limiter_dropped_bytes");
 	cr_assert_eq(rd(&serial_ops, &s, 5) & 0x60, 0x60, "the guest never waits");
 	serial_destroy(&s);
+}
+
+static int pm_events[2];
+
+static void on_pm(void *ctx, enum acpi_pm_event e)
+{
+	(void)ctx;
+	pm_events[e]++;
+}
+
+/* Linux's S5 sequence (ACPICA acpi_hw_extended_sleep): WAK_STS cleared in
+ * SLEEP_STATUS, then SLP_TYP 5 with SLP_EN in SLEEP_CONTROL; and the reset. */
+Test(acpi_pm, power_off_and_reset_as_linux_writes_them)
+{
+	struct acpi_pm pm;
+
+	memset(pm_events, 0, sizeof(pm_events));
+	acpi_pm_init(&pm, on_pm, NULL);
+	wr(&acpi_pm_ops, &pm, ACPI_PM_REG_SLEEP_STS, 0x80);
+	cr_assert_eq(pm_events[ACPI_PM_EVENT_POWER_OFF], 0, "clearing WAK_STS is no request");
+	wr(&acpi_pm_ops, &pm, ACPI_PM_REG_SLEEP_CTL, 0x14); /* S5 without SLP_EN */
+	wr(&acpi_pm_ops, &pm, ACPI_PM_REG_SLEEP_CTL, (3 << 2) | ACPI_SLP_EN); /* S3 */
+	cr_assert_eq(pm_events[ACPI_PM_EVENT_POWER_OFF], 0, "only S5 powers off");
+	wr(&acpi_pm_ops, &pm, ACPI_PM_REG_SLEEP_CTL, 0x34);
+	cr_assert_eq(pm_events[ACPI_PM_EVENT_POWER_OFF], 1);
+	cr_assert_eq(rd(&acpi_pm_ops, &pm, ACPI_PM_REG_SLEEP_STS), 0, "WAK_STS never set");
+	wr(&acpi_pm_ops, &pm, ACPI_PM_REG_RESET, 2);
+	cr_assert_eq(pm_events[ACPI_PM_EVENT_RESET], 0, "not the FADT's RESET_VALUE");
+	wr(&acpi_pm_ops, &pm, ACPI_PM_REG_RESET, ACPI_RESET_VALUE);
+	cr_assert_eq(pm_events[ACPI_PM_EVENT_RESET], 1);
 }
 
 Test(serial, thr_empty_interrupt_is_raised_and_acknowledged)

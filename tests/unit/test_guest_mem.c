@@ -81,13 +81,13 @@ Test(guest_mem, anonymous_layout_splits_at_the_mmio_hole)
 	struct ember_err err = { 0 };
 	struct guest_mem m;
 
-	cr_assert_eq(guest_mem_init(&m, 4ULL << 30, false, &err), 0, "%s", err.msg);
+	cr_assert_eq(guest_mem_init(&m, 4ULL << 30, GUEST_MEM_4K, &err), 0, "%s", err.msg);
 	cr_assert_eq(m.nr_regions, 2);
 	cr_assert_eq(m.regions[0].size, LAYOUT_MMIO_START);
 	cr_assert_eq(m.regions[1].gpa, LAYOUT_MMIO_END);
 	cr_assert_eq(m.regions[1].size, (4ULL << 30) - LAYOUT_MMIO_START);
 	cr_assert_eq(guest_mem_low_end(&m), LAYOUT_MMIO_START);
 	guest_mem_free(&m);
-	cr_assert_lt(guest_mem_init(&m, 0, false, &err), 0);
-	cr_assert_lt(guest_mem_init(&m, 4097, false, &err), 0);
+	cr_assert_lt(guest_mem_init(&m, 0, GUEST_MEM_4K, &err), 0);
+	cr_assert_lt(guest_mem_init(&m, 4097, GUEST_MEM_4K, &err), 0);
 }
