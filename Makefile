@@ -18,7 +18,7 @@ SANITIZE :=
 # Debian packages the project needs (`make deps`).
 DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
 	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
-	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox acpica-tools
+	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox acpica-tools debootstrap
 
 LIB_SRCS := $(wildcard vmm/*.c) $(wildcard vmm/resources/*.c) $(wildcard virtio/*.c) \
 	$(filter-out snapshot/editor_main.c snapshot/uffd_handler.c,$(wildcard snapshot/*.c)) \
@@ -55,7 +55,7 @@ UNIT_BIN := $(BUILD)/tests/unit-tests
 KVM_BIN := $(BUILD)/tests/kvm-tests
 GUEST := $(BUILD)/guest
 
-.PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run bench asan format lint clean help
+.PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run bench compat asan format lint clean help
 .DEFAULT_GOAL := all
 
 all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(UFFD) $(FN) $(INIT)
@@ -67,6 +67,8 @@ help:
 	@echo "make run       deps + build + guest, then boot the demo VM"
 	@echo "make test      unit, KVM and end-to-end tests"
 	@echo "make bench     the cold-start benchmark suite: perf/results/latest.{md,png}"
+	@echo "make compat    users' guests (Firecracker's kernel config, Debian's cloud kernel,"
+	@echo "               systemd) under ember and QEMU microvm: build/compat/report.txt"
 	@echo "make asan      build with address and undefined-behaviour sanitizers"
 	@echo "make unit-asan the unit tests under those sanitizers (part of make test)"
 	@echo "make fuzz      run the libFuzzer targets (FUZZ_TIME seconds)"
@@ -237,6 +239,12 @@ run: deps
 # 50 clones of 128 MiB VMs alive at once: a test host with room for them.
 bench: all guest testhost
 	$(Q)EMBER_TESTHOST_MEM=6144 tests/with-kvm --say --timeout 5400 perf/bench
+
+# Guests ember's project did not build, booted under ember and QEMU's microvm
+# side by side (needs root for debootstrap; not part of make test: see README).
+compat: all testhost
+	$(Q)tests/compat/build $(BUILD)/compat
+	$(Q)tests/with-kvm --say --timeout 5400 tests/compat/boot $(BUILD)/compat
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
