@@ -11,14 +11,15 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fstack-protector-strong $(WARN) -MMD -MP
-CPPFLAGS += -Ivmm -Ivmm/resources -Ivirtio -Iapi -Ijailer -Isnapshot -Ifn
+CPPFLAGS += -Ivmm -Ivmm/resources -Ivirtio -Iapi -Ijailer -Isnapshot -Ifn -Ioci
 LDLIBS := -ljansson -lhttp_parser -lpthread
 SANITIZE :=
 
 # Debian packages the project needs (`make deps`).
 DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
 	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
-	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox acpica-tools debootstrap
+	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox acpica-tools debootstrap \
+	podman conmon containerd runc crun skopeo libnl-route-3-dev
 
 LIB_SRCS := $(wildcard vmm/*.c) $(wildcard vmm/resources/*.c) $(wildcard virtio/*.c) \
 	$(filter-out snapshot/editor_main.c snapshot/uffd_handler.c,$(wildcard snapshot/*.c)) \
@@ -30,6 +31,8 @@ KVM_SRCS := $(wildcard tests/kvm/*.c)
 KVM_OBJS := $(KVM_SRCS:%.c=$(BUILD)/%.o)
 FN_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fn/*.c))
 FN_LIB_OBJS := $(filter-out $(BUILD)/fn/main.o,$(FN_OBJS))
+OCI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard oci/*.c))
+OCI_LIB_OBJS := $(filter-out $(BUILD)/oci/main.o,$(OCI_OBJS))
 SECCOMPILER_OBJS := $(BUILD)/jailer/seccompiler.o
 JAILER_OBJS := $(patsubst %.c,$(BUILD)/%.o,jailer/args.c jailer/cgroup.c jailer/jail.c jailer/privs.c)
 # ember's built-in seccomp filters, compiled from JSON at build time.
@@ -38,7 +41,7 @@ SECCOMP_GEN := $(BUILD)/gen/seccomp_default.o
 ALL_OBJS := $(LIB_OBJS) $(BUILD)/api/main.o $(BUILD)/api/invoke_main.o $(UNIT_OBJS) $(KVM_OBJS) \
 	$(SECCOMPILER_OBJS) $(BUILD)/jailer/seccompiler_main.o $(BUILD)/tests/seccomp_forbidden.o \
 	$(JAILER_OBJS) $(BUILD)/jailer/main.o $(BUILD)/snapshot/editor_main.o \
-	$(BUILD)/snapshot/uffd_handler.o $(FN_OBJS)
+	$(BUILD)/snapshot/uffd_handler.o $(FN_OBJS) $(OCI_OBJS)
 
 EMBER := $(BUILD)/ember
 INVOKE := $(BUILD)/ember-invoke
@@ -47,6 +50,7 @@ JAILER := $(BUILD)/ember-jailer
 EDITOR := $(BUILD)/ember-snapshot-editor
 UFFD := $(BUILD)/ember-uffd
 FN := $(BUILD)/ember-fn
+OCI := $(BUILD)/ember-oci
 LIBEMBER := $(BUILD)/libember.a
 INIT := $(BUILD)/rootfs/ember-init
 GUEST_TOOLS := $(BUILD)/rootfs/ember-blkbench $(BUILD)/rootfs/ember-vsock $(BUILD)/rootfs/ember-sockbench \
@@ -58,7 +62,7 @@ GUEST := $(BUILD)/guest
 .PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run bench compat asan format lint clean help
 .DEFAULT_GOAL := all
 
-all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(UFFD) $(FN) $(INIT)
+all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(UFFD) $(FN) $(OCI) $(INIT)
 
 help:
 	@echo "make deps      install the Debian packages ember needs (apt-get)"
@@ -114,6 +118,15 @@ $(FN): $(FN_OBJS) $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
 
+# ember-oci's netlink (tc, links, addresses, routes): libnl-route-3.
+NL_CFLAGS = $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null)
+NL_LIBS = $(shell pkg-config --libs libnl-route-3.0 2>/dev/null)
+$(BUILD)/oci/net.o: CPPFLAGS += $(NL_CFLAGS)
+
+$(OCI): $(OCI_OBJS) $(LIBEMBER)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(NL_LIBS) $(LDLIBS)
+
 $(EDITOR): $(BUILD)/snapshot/editor_main.o $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
@@ -141,6 +154,13 @@ $(INIT): rootfs/init.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
+# The guest agent: functions, and containers (static jansson and libcap).
+AGENT_SRCS := rootfs/agent.c rootfs/ctr_setup.c rootfs/ctr_run.c
+$(BUILD)/rootfs/ember-agent: $(AGENT_SRCS) rootfs/io.h rootfs/ctr.h rootfs/ctr_proto.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $(AGENT_SRCS) -ljansson -lcap
+
 # Guest-side tools for benchmarks, in the guest's /bin.
 $(BUILD)/rootfs/ember-%: rootfs/%.c rootfs/io.h
 	$(call say,CC,$@)
@@ -153,9 +173,9 @@ $(BUILD)/tests/jail-probe: tests/jail_probe.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
-$(UNIT_BIN): $(UNIT_OBJS) $(SECCOMPILER_OBJS) $(JAILER_OBJS) $(FN_LIB_OBJS) $(SECCOMP_GEN) $(LIBEMBER)
+$(UNIT_BIN): $(UNIT_OBJS) $(SECCOMPILER_OBJS) $(JAILER_OBJS) $(FN_LIB_OBJS) $(OCI_LIB_OBJS) $(SECCOMP_GEN) $(LIBEMBER)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion -lseccomp -lcap $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion -lseccomp -lcap $(NL_LIBS) $(LDLIBS)
 
 $(KVM_BIN): $(KVM_OBJS) $(LIBEMBER)
 	$(call say,LD,$@)
@@ -187,8 +207,9 @@ testhost:
 unit: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2
 
-kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FN) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
-	$(Q)EMBER_DISTRO_KERNEL=$$(tests/testhost/prepare)/vmlinuz tests/with-kvm tests/kvm-suite
+kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FN) $(OCI) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
+	$(Q)EMBER_DISTRO_KERNEL=$$(tests/testhost/prepare)/vmlinuz EMBER_OCI_DEBIAN=$$(tests/images/debian-minbase) \
+		tests/with-kvm tests/kvm-suite
 
 test: unit unit-asan fuzz-smoke kvm-test
 
@@ -197,7 +218,7 @@ FUZZ_TIME ?= 120
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes \
 	-Wno-gnu-variable-sized-type-not-at-end $(CPPFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := virtq http api snapshot
+FUZZ_TARGETS := virtq http api snapshot oci
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
@@ -208,9 +229,12 @@ FUZZ_api_SRCS := tests/fuzz/fuzz_api.c $(LIB_SRCS)
 FUZZ_api_WHAT := the API's routes and request bodies
 FUZZ_snapshot_SRCS := tests/fuzz/fuzz_snapshot.c $(LIB_SRCS)
 FUZZ_snapshot_WHAT := the snapshot state-file loader
+FUZZ_oci_SRCS := tests/fuzz/fuzz_oci.c oci/spec.c oci/guest.c oci/cli.c oci/stream.c oci/tty.c \
+	api/agent_client.c vmm/err.c
+FUZZ_oci_WHAT := ember-oci's config.json, guest-frame and command-line parsers
 
 .SECONDEXPANSION:
-$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h)
+$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h)
 	$(call say,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) -o $@ $(FUZZ_$*_SRCS) -ljansson -lhttp_parser -lpthread
@@ -257,7 +281,7 @@ unit-asan:
 		build-asan/tests/unit-tests
 	$(Q)build-asan/tests/unit-tests --jobs 2
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] vmm/resources/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] fn/*.[ch] perf/*.c rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] vmm/resources/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] fn/*.[ch] oci/*.[ch] perf/*.c rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

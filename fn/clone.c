@@ -87,10 +87,10 @@ static int spawn_ember(struct fn_clone *c, struct ember_err *err)
 
 	path_in(c, "api.sock", sock, sizeof(sock));
 	path_in(c, "ember.log", log, sizeof(log));
-	if (fn_spawn(argv, log, &c->pid, err) < 0)
+	if (ember_proc_spawn(argv, log, false, &c->pid, err) < 0)
 		return -err->code;
-	if (fn_wait_api(sock, c->pid, API_READY_MS < left_ms(c) ? API_READY_MS : left_ms(c), err) <
-	    0)
+	if (ember_proc_wait_api(sock, c->pid, API_READY_MS < left_ms(c) ? API_READY_MS : left_ms(c),
+				err) < 0)
 		return -err->code;
 	c->t.api_ready = fn_now_us() - c->t0;
 	return 0;
@@ -143,7 +143,7 @@ static int explain(struct fn_clone *c, const char *step, struct ember_err *err)
 	char log[FN_RUN_MAX + 16], tail[600];
 
 	path_in(c, "ember.log", log, sizeof(log));
-	fn_log_tail(log, tail, sizeof(tail));
+	ember_proc_log_tail(log, tail, sizeof(tail));
 	if (c->snap)
 		err_prefix(err, "function %s: %s", c->snap->name, step);
 	else
@@ -231,7 +231,7 @@ int fn_clone_run(struct fn_clone *c, const void *in, size_t len, struct agent_re
 
 void fn_clone_destroy(struct fn_clone *c)
 {
-	fn_kill(c->pid);
+	ember_proc_kill(c->pid);
 	c->pid = 0;
 	fn_pager_stop(c);
 	if (c->dir[0])

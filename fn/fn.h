@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "agent_client.h"
+#include "ember_proc.h"
 #include "err.h"
 #include "pager.h"
 
@@ -90,14 +91,6 @@ int fn_store_new_generation(const char *store, const char *name, char *dir, size
 /* Make `dir` the function's current snapshot; older generations go. */
 int fn_store_publish(const char *store, const char *name, const char *dir, struct ember_err *err);
 int fn_rm_rf(const char *path);
-
-/* spawn.c: ember with stdin /dev/null and its output in `log`. */
-int fn_spawn(const char *const argv[], const char *log, pid_t *pid, struct ember_err *err);
-/* Wait for ember's API socket to accept, or the process to die. */
-int fn_wait_api(const char *sock, pid_t pid, unsigned timeout_ms, struct ember_err *err);
-void fn_kill(pid_t pid);
-/* The last lines of a log file, for error messages. */
-void fn_log_tail(const char *log, char *out, size_t size);
 
 /* clone.c: one request's VM. fn_clone_start is fn_clone_spawn (an ember
  * process, its API up, nothing configured) then fn_clone_restore; serve

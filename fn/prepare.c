@@ -78,14 +78,14 @@ static int build_disk(struct prep *p, struct ember_err *err)
 		 (unsigned long long)(tree_bytes / 1024 * 5 / 4 + MKFS_SLACK_KIB));
 	snprintf(log, sizeof(log), "%.4000s/mkfs.log", p->gen);
 	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
-	if (fn_spawn(argv, log, &pid, err) < 0)
+	if (ember_proc_spawn(argv, log, false, &pid, err) < 0)
 		return -err->code;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		char tail[400];
 
-		fn_log_tail(log, tail, sizeof(tail));
+		ember_proc_log_tail(log, tail, sizeof(tail));
 		return err_set(err, EIO, "mkfs.ext4 -d %s failed: %s", p->src,
 			       tail[0] ? tail : "(no output; is e2fsprogs installed?)");
 	}
@@ -236,7 +236,8 @@ static int boot(struct prep *p, struct ember_err *err)
 			       NULL };
 
 	snprintf(cfg, sizeof(cfg), "%.4000s/vm.json", p->gen);
-	if (write_config(p, cfg, err) < 0 || fn_spawn(argv, p->console, &p->pid, err) < 0)
+	if (write_config(p, cfg, err) < 0 ||
+	    ember_proc_spawn(argv, p->console, false, &p->pid, err) < 0)
 		return -err->code;
 	if (wait_agent(p, err) < 0)
 		return -err->code;
@@ -256,7 +257,7 @@ static int steps(struct prep *p, const char *warmup_path, struct ember_err *err)
 		return err_prefix(err, "warming up");
 	if (snapshot(p, err) < 0)
 		return err_prefix(err, "taking the snapshot");
-	fn_kill(p->pid);
+	ember_proc_kill(p->pid);
 	p->pid = 0;
 	if (write_meta(p, err) < 0)
 		return -err->code;
@@ -282,7 +283,7 @@ static void report_failure(struct prep *p, struct ember_err *err)
 	char tail[600];
 	size_t len = strlen(err->msg);
 
-	fn_log_tail(p->console, tail, sizeof(tail));
+	ember_proc_log_tail(p->console, tail, sizeof(tail));
 	if (tail[0])
 		snprintf(err->msg + len, sizeof(err->msg) - len, " (guest console: %s)", tail);
 	if (p->gen[0])
@@ -299,7 +300,7 @@ int fn_prepare(const struct fn_opts *o, const char *src_dir, const char *name,
 	    make_rundir(&p, err) < 0)
 		return -err->code;
 	ret = steps(&p, warmup_path, err);
-	fn_kill(p.pid);
+	ember_proc_kill(p.pid);
 	if (ret < 0)
 		report_failure(&p, err);
 	else

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * ember-agent: runs functions for the host over vsock port 1024. The
- * protocol is in rootfs/README.md. One child per connection, one function
- * process per request; its stdin, stdout and stderr are pumped with poll()
- * so no pipe can stall another.
+ * ember-agent: runs functions for the host over vsock port 1024, and the
+ * processes of a container (ember-oci; rootfs/ctr_*.c). The protocol is in
+ * rootfs/README.md. One child per connection, one function process per
+ * request; its stdin, stdout and stderr are pumped with poll() so no pipe
+ * can stall another.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ctr.h"
 #include "io.h"
 
 #define AGENT_PORT 1024
@@ -223,6 +225,12 @@ static int request(int fd)
 	if (!strcmp(line, "STOP")) {
 		io_write_all(fd, "OK\n", 3);
 		return -1;
+	}
+	/* A container's process: the connection is its stream from here on. */
+	if (sscanf(line, "PROC %lu%c", &len, &extra) == 1 ||
+	    sscanf(line, "EXEC %lu%c", &len, &extra) == 1) {
+		ctr_serve(fd, line[0] == 'E', len);
+		return 0;
 	}
 	if (sscanf(line, "RUN %255s %lu%c", name, &len, &extra) != 2 || len > DATA_MAX) {
 		/* what follows cannot be framed: answer and end the connection */

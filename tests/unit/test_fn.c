@@ -114,9 +114,9 @@ Test(fn_log, the_tail_is_the_last_three_lines)
 	f = fopen(path, "w");
 	fputs("one\ntwo\nthree\nfour\nfive\n\n", f);
 	fclose(f);
-	fn_log_tail(path, tail, sizeof(tail));
+	ember_proc_log_tail(path, tail, sizeof(tail));
 	cr_assert_str_eq(tail, "three\nfour\nfive");
-	fn_log_tail("/nonexistent/log", tail, sizeof(tail));
+	ember_proc_log_tail("/nonexistent/log", tail, sizeof(tail));
 	cr_assert_str_eq(tail, "");
 }
 

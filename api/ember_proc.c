@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Starting, watching and ending the ember processes behind the clones. */
+/* Starting, watching and ending ember processes, for the programs that
+ * drive VMs through ember's API (ember-fn, ember-oci). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,14 +16,50 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fn.h"
+#include "ember_proc.h"
 
 extern char **environ;
 
-int fn_spawn(const char *const argv[], const char *log, pid_t *pid, struct ember_err *err)
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* fork, for a child that must die with its parent (PR_SET_PDEATHSIG):
+ * only async-signal-safe calls before execvp. */
+static int spawn_tied(const char *const argv[], const char *log, pid_t *pid, struct ember_err *err)
+{
+	pid_t parent = getpid(), p = fork();
+
+	if (p < 0)
+		return err_errno(err, "cannot start %s", argv[0]);
+	if (p == 0) {
+		int in = open("/dev/null", O_RDONLY), out;
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
+		out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(127);
+		closefrom(3);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	*pid = p;
+	return 0;
+}
+
+int ember_proc_spawn(const char *const argv[], const char *log, bool tied, pid_t *pid,
+		     struct ember_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	int ret;
+
+	if (tied)
+		return spawn_tied(argv, log, pid, err);
 
 	/* posix_spawnp: safe from serve's threads, vfork-fast, searches PATH */
 	posix_spawn_file_actions_init(&fa);
@@ -52,9 +92,9 @@ static int try_connect(const char *path)
 	return ret;
 }
 
-int fn_wait_api(const char *sock, pid_t pid, unsigned timeout_ms, struct ember_err *err)
+int ember_proc_wait_api(const char *sock, pid_t pid, unsigned timeout_ms, struct ember_err *err)
 {
-	uint64_t deadline = fn_now_us() + (uint64_t)timeout_ms * 1000u;
+	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000u;
 	int status;
 
 	while (try_connect(sock) < 0) {
@@ -62,7 +102,7 @@ int fn_wait_api(const char *sock, pid_t pid, unsigned timeout_ms, struct ember_e
 			return err_set(
 			    err, ECHILD, "ember exited (status %d) before its API was ready",
 			    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-		if (fn_now_us() > deadline)
+		if (now_us() > deadline)
 			return err_set(err, ETIMEDOUT,
 				       "ember's API socket %s did not accept in %u ms", sock,
 				       timeout_ms);
@@ -75,17 +115,17 @@ int fn_wait_api(const char *sock, pid_t pid, unsigned timeout_ms, struct ember_e
 
 /* SIGKILL and reap; a process the kernel cannot end (stuck in KVM) is
  * reported and left behind rather than stalling the caller for ever. */
-void fn_kill(pid_t pid)
+void ember_proc_kill(pid_t pid)
 {
-	uint64_t deadline = fn_now_us() + KILL_WAIT_MS * 1000ull;
+	uint64_t deadline = now_us() + KILL_WAIT_MS * 1000ull;
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, WNOHANG) == 0) {
-		if (fn_now_us() > deadline) {
+		if (now_us() > deadline) {
 			fprintf(stderr,
-				"ember-fn: ember (pid %d) did not die on SIGKILL in %d ms; "
+				"ember (pid %d) did not die on SIGKILL in %d ms; "
 				"left behind\n",
 				(int)pid, KILL_WAIT_MS);
 			return;
@@ -94,7 +134,7 @@ void fn_kill(pid_t pid)
 	}
 }
 
-void fn_log_tail(const char *log, char *out, size_t size)
+void ember_proc_log_tail(const char *log, char *out, size_t size)
 {
 	char buf[2048];
 	int fd = open(log, O_RDONLY | O_CLOEXEC), lines = 0;
