@@ -18,7 +18,7 @@ SANITIZE :=
 # Debian packages the project needs (`make deps`).
 DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
 	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
-	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox acpica-tools debootstrap \
+	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox acpica-tools debootstrap umoci \
 	podman conmon containerd runc crun skopeo libnl-route-3-dev
 
 LIB_SRCS := $(wildcard vmm/*.c) $(wildcard vmm/resources/*.c) $(wildcard virtio/*.c) \
@@ -155,8 +155,8 @@ $(INIT): rootfs/init.c
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
 # The guest agent: functions, and containers (static jansson and libcap).
-AGENT_SRCS := rootfs/agent.c rootfs/ctr_setup.c rootfs/ctr_run.c
-$(BUILD)/rootfs/ember-agent: $(AGENT_SRCS) rootfs/io.h rootfs/ctr.h rootfs/ctr_proto.h
+AGENT_SRCS := rootfs/agent.c rootfs/ctr_setup.c rootfs/ctr_run.c rootfs/fn_image.c
+$(BUILD)/rootfs/ember-agent: $(AGENT_SRCS) rootfs/io.h rootfs/ctr.h rootfs/ctr_proto.h rootfs/fn_image.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $(AGENT_SRCS) -ljansson -lcap
@@ -209,6 +209,7 @@ unit: $(UNIT_BIN)
 
 kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FN) $(OCI) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
 	$(Q)EMBER_DISTRO_KERNEL=$$(tests/testhost/prepare)/vmlinuz EMBER_OCI_DEBIAN=$$(tests/images/debian-minbase) \
+		EMBER_FN_PYTHON=$$(tests/images/fn-python) \
 		tests/with-kvm tests/kvm-suite
 
 test: unit unit-asan fuzz-smoke kvm-test
@@ -230,11 +231,11 @@ FUZZ_api_WHAT := the API's routes and request bodies
 FUZZ_snapshot_SRCS := tests/fuzz/fuzz_snapshot.c $(LIB_SRCS)
 FUZZ_snapshot_WHAT := the snapshot state-file loader
 FUZZ_oci_SRCS := tests/fuzz/fuzz_oci.c oci/spec.c oci/guest.c oci/cli.c oci/stream.c oci/tty.c \
-	api/agent_client.c vmm/err.c
-FUZZ_oci_WHAT := ember-oci's config.json, guest-frame and command-line parsers
+	api/agent_client.c api/ember_proc.c fn/image.c fn/store.c vmm/err.c
+FUZZ_oci_WHAT := ember-oci's config.json, guest-frame and command-line parsers, ember-fn's image config
 
 .SECONDEXPANSION:
-$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h)
+$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h fn/*.h)
 	$(call say,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) -o $@ $(FUZZ_$*_SRCS) -ljansson -lhttp_parser -lpthread

@@ -8,6 +8,7 @@
 #ifndef EMBER_FN_H
 #define EMBER_FN_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -109,8 +110,29 @@ int fn_pager_start(struct fn_clone *c, struct ember_err *err);
 int fn_pager_wait_ready(struct fn_clone *c, struct ember_err *err);
 void fn_pager_stop(struct fn_clone *c);
 
-/* prepare.c, invoke in main.c, serve.c */
-int fn_prepare(const struct fn_opts *o, const char *src_dir, const char *name,
+/* image.c: a function's root from a container image (skopeo, umoci). The
+ * handler's spec (args, env, cwd, uid, gid) goes in the root as
+ * FN_IMAGE_SPEC, where the guest agent looks for it. */
+#define FN_IMAGE_SPEC ".ember-fn.json"
+int fn_image_check_ref(const char *ref, struct ember_err *err);
+int fn_image_default_name(const char *ref, char *name, size_t size, struct ember_err *err);
+/* Whether the image in an OCI layout has an Entrypoint or a Cmd. */
+int fn_image_has_command(const char *layout, bool *has, struct ember_err *err);
+/* The handler from an unpacked bundle's config.json (`image_cmd`: the image
+ * has a command), or `handler` (run by the image's /bin/sh -c) instead. */
+int fn_image_handler(const char *config_path, bool image_cmd, const char *handler, json_t **spec,
+		     struct ember_err *err);
+/* Unpack `ref` under `work` (created); `root` gets the root's path. */
+int fn_image_unpack(const char *ref, const char *handler, const char *work, char *root, size_t size,
+		    struct ember_err *err);
+
+/* prepare.c, invoke in main.c, serve.c. A function's source: a directory
+ * with its handler, or a container image. */
+struct fn_source {
+	const char *dir;
+	const char *image, *handler;
+};
+int fn_prepare(const struct fn_opts *o, const struct fn_source *src, const char *name,
 	       const char *warmup_path, struct ember_err *err);
 int fn_serve(const struct fn_opts *o, const char *listen_addr, unsigned max_vms, unsigned queue,
 	     struct ember_err *err);

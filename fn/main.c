@@ -2,6 +2,7 @@
 /*
  * ember-fn: per-request VMs from a snapshot.
  *   ember-fn prepare DIR [--name NAME]   build, boot, warm up, snapshot
+ *   ember-fn prepare --image REF [--handler CMD]   the same from an image
  *   ember-fn invoke NAME < payload        one fresh clone answers
  *   ember-fn serve --listen ADDR          POST /fn/NAME over HTTP
  * Exit status of invoke: the function's; 125 when ember-fn itself fails.
@@ -39,6 +40,8 @@ enum {
 	OPT_MAX_VMS,
 	OPT_QUEUE,
 	OPT_NO_POOL,
+	OPT_IMAGE,
+	OPT_HANDLER,
 };
 
 static const struct option options[] = {
@@ -61,13 +64,15 @@ static const struct option options[] = {
 	{ "max-vms", required_argument, NULL, OPT_MAX_VMS },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
 	{ "no-pool", no_argument, NULL, OPT_NO_POOL },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "handler", required_argument, NULL, OPT_HANDLER },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
 
 struct cli {
 	struct fn_opts o;
-	const char *cmd, *arg, *name, *warmup, *listen;
+	const char *cmd, *arg, *name, *warmup, *listen, *image, *handler;
 	unsigned max_vms, queue;
 };
 
@@ -75,6 +80,9 @@ static void usage(FILE *f)
 {
 	fputs("usage: ember-fn prepare DIR [--name NAME] [--warmup FILE] [--mem MIB] [--vcpus N]\n"
 	      "                [--kernel FILE] [--initrd FILE] [--boot-timeout MS]\n"
+	      "       ember-fn prepare --image REF [--handler CMD] [the same options]\n"
+	      "                REF: containers-storage:NAME, oci:DIR[:TAG], oci-archive:FILE,\n"
+	      "                docker-archive:FILE, docker://REF\n"
 	      "       ember-fn invoke NAME [--backend File|Uffd] [--no-prefetch] [--timings]\n"
 	      "                [--timeout MS] < payload\n"
 	      "       ember-fn serve --listen HOST:PORT|PATH [--max-vms N] [--queue N]\n"
@@ -141,6 +149,8 @@ static int one_opt(struct cli *c, int opt, const char *v)
 	case OPT_TIMINGS: c->o.timings = true; return 0;
 	case OPT_NAME: c->name = v; return 0;
 	case OPT_WARMUP: c->warmup = v; return 0;
+	case OPT_IMAGE: c->image = v; return 0;
+	case OPT_HANDLER: c->handler = v; return 0;
 	case OPT_LISTEN: c->listen = v; return 0;
 	case OPT_MAX_VMS: return number(v, 1, 1024, "--max-vms", &c->max_vms);
 	case OPT_QUEUE: return number(v, 0, 65536, "--queue", &c->queue);
@@ -239,18 +249,28 @@ static int invoke(struct cli *c)
 static int prepare(struct cli *c)
 {
 	struct ember_err err = { 0 };
-	char src[PATH_MAX], base[PATH_MAX];
+	struct fn_source from = { .image = c->image, .handler = c->handler };
+	char src[PATH_MAX], base[PATH_MAX], name[FN_NAME_MAX + 1];
+	const char *fn_name = c->name;
 
-	if (!realpath(c->arg, src)) {
-		fprintf(stderr, "ember-fn: %s: %s\n", c->arg, strerror(errno));
-		return EXIT_OWN;
+	if (c->image && !fn_name) {
+		if (fn_image_default_name(c->image, name, sizeof(name), &err) < 0)
+			goto fail;
+		fn_name = name;
+	} else if (!c->image) {
+		if (!realpath(c->arg, src)) {
+			fprintf(stderr, "ember-fn: %s: %s\n", c->arg, strerror(errno));
+			return EXIT_OWN;
+		}
+		snprintf(base, sizeof(base), "%s", src);
+		from.dir = src;
+		fn_name = fn_name ? fn_name : basename(base);
 	}
-	snprintf(base, sizeof(base), "%s", src);
-	if (fn_prepare(&c->o, src, c->name ? c->name : basename(base), c->warmup, &err) < 0) {
-		fprintf(stderr, "ember-fn: %s\n", err.msg);
-		return EXIT_OWN;
-	}
-	return 0;
+	if (fn_prepare(&c->o, &from, fn_name, c->warmup, &err) == 0)
+		return 0;
+fail:
+	fprintf(stderr, "ember-fn: %s\n", err.msg);
+	return EXIT_OWN;
 }
 
 static int serve(struct cli *c)
@@ -277,7 +297,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(c.cmd, "prepare") && c.arg)
+	if (!strcmp(c.cmd, "prepare") && !c.arg != !c.image && (!c.handler || c.image))
 		return prepare(&c);
 	if (!strcmp(c.cmd, "invoke") && c.arg)
 		return invoke(&c);

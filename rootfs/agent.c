@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ctr.h"
+#include "fn_image.h"
 #include "io.h"
 
 #define AGENT_PORT 1024
@@ -89,6 +90,7 @@ static bool valid_name(const char *s)
 	return true;
 }
 
+/* The handler: /fn/NAME, or an image function's (path NULL). */
 static pid_t spawn(const char *path, int fds[3])
 {
 	int in[2], out[2], err[2];
@@ -102,6 +104,8 @@ static pid_t spawn(const char *path, int fds[3])
 		dup2(out[1], 1);
 		dup2(err[1], 2);
 		signal(SIGPIPE, SIG_DFL);
+		if (!path)
+			fn_image_exec();
 		if (chdir("/fn") < 0) /* a function finds its files beside it */
 			_exit(127);
 		execl(path, path, (char *)NULL);
@@ -181,13 +185,20 @@ static int run_function(int fd, const char *name, const struct buf *in)
 {
 	struct buf out = { 0 }, err = { 0 };
 	char path[NAME_MAX_ + 8], line[LINE_MAX_];
+	bool image = !strcmp(name, "handler") && fn_image_present();
+	const char *where = "";
 	int fds[3], status = 0, ret, n;
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "/fn/%s", name);
-	if (access(path, X_OK) < 0)
+	if (image && (ret = fn_image_mounts(&where)) < 0) {
+		snprintf(line, sizeof(line), "cannot mount %s in the image: %s", where + 3,
+			 strerror(-ret));
+		return reply_error(fd, line);
+	}
+	if (!image && access(path, X_OK) < 0)
 		return reply_error(fd, "no such function");
-	pid = spawn(path, fds);
+	pid = spawn(image ? NULL : path, fds);
 	if (pid < 0)
 		return reply_error(fd, "cannot start the function");
 	ret = pump(fds, in, &out, &err);

@@ -82,10 +82,10 @@ trap 'kill -KILL $pid 2>/dev/null || true; rm -rf "$E2E_TMP"' EXIT
 wait_for 10 test -S "$SOCK" || true
 api GET /
 check "GET / before boot: Not started" \
-	bash -c "[ $code = 200 ] && jq -e '.state == \"Not started\" and .id == \"e2e-api\"' <<<'$body' >/dev/null"
+	bash -c "[ $code = 200 ] && jq -en 'input | .state == \"Not started\" and .id == \"e2e-api\"' <<<'$body' >/dev/null"
 api PUT /actions '{"action_type": "InstanceStart"}'
 check "InstanceStart without a boot source is a 400 with Firecracker's fault_message" \
-	bash -c "[ $code = 400 ] && jq -e '.fault_message == \"Start microvm error: Cannot start microvm without kernel configuration.\"' <<<'$body' >/dev/null"
+	bash -c "[ $code = 400 ] && jq -en 'input | .fault_message == \"Start microvm error: Cannot start microvm without kernel configuration.\"' <<<'$body' >/dev/null"
 
 boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.dumbkbd ember.cmd=\"$cmd\"" \
 	'{kernel_image_path: $k, boot_args: $a}')
@@ -106,21 +106,21 @@ check "PATCH /vm before boot is refused" \
 	bash -c "[ $code = 400 ] && grep -q 'not supported before starting' <<<'$body'"
 api GET /vm/config
 check "GET /vm/config shows both drives and 2 vCPUs" \
-	bash -c "jq -e '(.drives | length) == 2 and .\"machine-config\".vcpu_count == 2 and .entropy != null' <<<'$body' >/dev/null"
+	bash -c "jq -en 'input | (.drives | length) == 2 and .\"machine-config\".vcpu_count == 2 and .entropy != null' <<<'$body' >/dev/null"
 
 api PUT /actions '{"action_type": "InstanceStart"}'
 check "InstanceStart: 204" test "$code" = 204
 wait_for 60 bash -c "[ \$(grep -c '^tick ' '$OUT') -ge 3 ]" || true
 check "the guest boots and runs its command" bash -c "[ $(ticks) -ge 3 ]"
 api GET /
-check "GET / after boot: Running" bash -c "jq -e '.state == \"Running\"' <<<'$body' >/dev/null"
+check "GET / after boot: Running" bash -c "jq -en 'input | .state == \"Running\"' <<<'$body' >/dev/null"
 check "the guest reads 4096 bytes from virtio-rng" \
 	bash -c "grep -q '^virtio_rng' '$OUT' && grep -q 'rng-bytes=4096' '$OUT'"
 
 api PATCH /vm '{"state": "Paused"}'
 check "PATCH /vm Paused: 204" test "$code" = 204
 api GET /
-check "GET / while paused: Paused" bash -c "jq -e '.state == \"Paused\"' <<<'$body' >/dev/null"
+check "GET / while paused: Paused" bash -c "jq -en 'input | .state == \"Paused\"' <<<'$body' >/dev/null"
 before=$(ticks)
 sleep 1.5
 after=$(ticks)
@@ -146,14 +146,14 @@ wait_for 20 bash -c "[ \"\$(sed -n 's/^tick [0-9]* size=\([0-9]*\).*/\1/p' '$OUT
 check "the guest sees the new capacity (4096 sectors)" test "$(last_size)" = 4096
 api GET /vm/config
 check "GET /vm/config shows the new path" \
-	bash -c "jq -e '.drives[] | select(.drive_id == \"scratch\") | .path_on_host | endswith(\"scratch2.img\")' <<<'$body' >/dev/null"
+	bash -c "jq -en 'input | .drives[] | select(.drive_id == \"scratch\") | .path_on_host | endswith(\"scratch2.img\")' <<<'$body' >/dev/null"
 
 api PUT /actions '{"action_type": "FlushMetrics"}'
 check "FlushMetrics: 204" test "$code" = 204
 line=$(tail -1 "$METRICS" 2>/dev/null || true)
 body=$line # shown if the check fails
 check "the metrics line is JSON with startup time, API counts and device counters" \
-	bash -c "jq -e '.utc_timestamp_ms > 0 and .api_server.process_startup_time_us > 0
+	bash -c "jq -en 'input | .utc_timestamp_ms > 0 and .api_server.process_startup_time_us > 0
 		and .put_api_requests.actions_count == 4 and .patch_api_requests.vm_count == 3
 		and .patch_api_requests.vm_fails == 1
 		and .entropy.entropy_bytes >= 4096 and .block_rootfs.read_count > 0
@@ -162,7 +162,7 @@ api PUT /actions '{"action_type": "FlushMetrics"}'
 line=$(tail -1 "$METRICS" 2>/dev/null || true)
 body=$line
 check "counters in the next line are deltas (no new InstanceStart, no pause)" \
-	bash -c "jq -e '.patch_api_requests.vm_count == 0 and .put_api_requests.actions_count == 1' <<<'$line' >/dev/null"
+	bash -c "jq -en 'input | .patch_api_requests.vm_count == 0 and .put_api_requests.actions_count == 1' <<<'$line' >/dev/null"
 
 api PUT /actions '{"action_type": "SendCtrlAltDel"}'
 check "SendCtrlAltDel: 204" test "$code" = 204

@@ -188,6 +188,6 @@ c=$pid
 request "$E2E_TMP/c.sock" PUT /snapshot/load '{"snapshot_path": "/nonexistent/s", "mem_backend": {"backend_type": "File", "backend_path": "/nonexistent/m"}}'
 wait_exit "$c" 30
 expect c "a failed load: 400 with Firecracker's message, then ember exits 1" \
-	bash -c "[ $code = 400 ] && [ $rc = 1 ] && jq -e '.fault_message == \"Load snapshot error: Failed to restore from snapshot: Failed to get snapshot state from file: Failed to open snapshot file: No such file or directory (os error 2)\"' <<<'$body' >/dev/null"
+	bash -c "[ $code = 400 ] && [ $rc = 1 ] && jq -en 'input | .fault_message == \"Load snapshot error: Failed to restore from snapshot: Failed to get snapshot state from file: Failed to open snapshot file: No such file or directory (os error 2)\"' <<<'$body' >/dev/null"
 
 e2e_summary

@@ -191,7 +191,7 @@ oci_bad() {
 	set -e
 	expect "$name" "$name: status 1, one JSON error line (\"$msg\"), nothing left" \
 		bash -c "[ $rc = 1 ] && [ \$(wc -l <$E2E_TMP/$name.log) = 1 ] &&
-			jq -e '.level == \"error\" and (.msg | contains(\"$msg\")) and (.time | length > 0)' \
+			jq -en 'input | .level == \"error\" and (.msg | contains(\"$msg\")) and (.time | length > 0)' \
 				$E2E_TMP/$name.log >/dev/null &&
 			grep -qF '$msg' $E2E_TMP/$name.err && $left"
 }
@@ -207,7 +207,7 @@ set -e
 oci_bad dup "container with id exists: dup" create --bundle "$B/ok" dup
 "$OCI" state dup >"$E2E_TMP/dupstate.out" 2>&1 || true
 expect dup "the first container of that id is untouched (created), then deleted" \
-	bash -c "[ $dup_rc = 0 ] && jq -e '.status == \"created\" and .pid == $(cat "$E2E_TMP/dup.pid" 2>/dev/null || echo 0)' \
+	bash -c "[ $dup_rc = 0 ] && jq -en 'input | .status == \"created\" and .pid == $(cat "$E2E_TMP/dup.pid" 2>/dev/null || echo 0)' \
 		$E2E_TMP/dupstate.out >/dev/null && $OCI delete dup && [ ! -e /run/ember-oci/dup ]"
 
 # ---- containerd: ctr run with --runc-binary (io.containerd.runc.v2) ----

@@ -89,7 +89,7 @@ expect b "the restored guest's counter goes on from where it was; the agent answ
 	bash -c "[ '$c3' != none ] && [ '$c3' -ge '$c2' ] && [ '$c3' -lt \$(( $c2 + 1000 )) ] && [ '$c4' -gt '$c3' ]"
 api "$E2E_TMP/b.sock" GET /
 expect b "GET / after the load: Running, with the load's latency (--ember-extensions)" \
-	bash -c "grep -q '\"state\":\"Running\"' <<<'$body' && jq -e '.latencies_us.load_snapshot > 0' <<<'$body' >/dev/null"
+	bash -c "grep -q '\"state\":\"Running\"' <<<'$body' && jq -en 'input | .latencies_us.load_snapshot > 0' <<<'$body' >/dev/null"
 api "$E2E_TMP/b.sock" PUT /actions '{"action_type": "InstanceStart"}'
 expect b "InstanceStart after a load is refused" bash -c "[ $code = 400 ]"
 # The ACPI tables were in the memory file: the restored guest's poweroff

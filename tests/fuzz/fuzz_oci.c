@@ -5,7 +5,9 @@
  *      request built from it (bind sources stay inside a scratch bundle);
  *   1  what a guest sends its monitor: frames read through the real relay
  *      code from a socket, with output going to /dev/null;
- *   2  a command line: runc's flags (NUL-separated arguments), signals, ids.
+ *   2  a command line: runc's flags (NUL-separated arguments), signals, ids;
+ *   3  a bundle's config.json as ember-fn reads an image's (fn/image.c), and
+ *      an image reference.
  */
 #include <assert.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fn.h"
 #include "oci.h"
 
 static char bundle[] = "/tmp/ember-fuzz-oci.XXXXXX";
@@ -116,15 +119,50 @@ static void command_line(const uint8_t *data, size_t size)
 	free(copy);
 }
 
+static void image_config(const uint8_t *data, size_t size)
+{
+	struct ember_err err = { 0 };
+	char path[PATH_MAX], ref[256], name[FN_NAME_MAX + 1];
+	json_t *spec = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	f = fopen(path, "w");
+	assert(f);
+	if (size)
+		assert(fwrite(data, 1, size, f) == size);
+	fclose(f);
+	if (fn_image_handler(path, size % 3, size % 2 ? "true" : NULL, &spec, &err) == 0)
+		assert(json_is_array(json_object_get(spec, "args")) &&
+		       json_is_string(json_object_get(spec, "cwd")));
+	else
+		assert(err.msg[0] && !spec);
+	json_decref(spec);
+	snprintf(path, sizeof(path), "%s/index.json", bundle);
+	f = fopen(path, "w");
+	assert(f);
+	if (size)
+		assert(fwrite(data, 1, size, f) == size);
+	fclose(f);
+	bool has;
+
+	(void)fn_image_has_command(bundle, &has, &err);
+	snprintf(ref, sizeof(ref), "%.*s", (int)(size < 255 ? size : 255), (const char *)data);
+	if (fn_image_check_ref(ref, &err) == 0 &&
+	    fn_image_default_name(ref, name, sizeof(name), &err) == 0)
+		assert(fn_store_check_name(name, &err) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
 	make_bundle();
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: config(data + 1, size - 1); break;
 	case 1: frames(data + 1, size - 1); break;
-	default: command_line(data + 1, size - 1);
+	case 2: command_line(data + 1, size - 1); break;
+	default: image_config(data + 1, size - 1);
 	}
 	return 0;
 }

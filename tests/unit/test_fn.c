@@ -227,3 +227,169 @@ Test(api_client, no_answer_and_bad_answers_are_errors)
 	cr_assert_lt(api_client_call("/nonexistent/sock", "GET", "/", NULL, 200, &r, &err), 0);
 	cr_assert(strstr(err.msg, "cannot connect"), "%s", err.msg);
 }
+
+/* ---- functions from images: the handler a bundle's config.json names ---- */
+TestSuite(fn_image, .init = setup, .fini = teardown);
+
+static void write_config(const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static json_t *handler_cmd(const char *config, bool image_cmd, const char *override,
+			   struct ember_err *err)
+{
+	char path[PATH_MAX];
+	json_t *spec = NULL;
+
+	write_config(config);
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	if (fn_image_handler(path, image_cmd, override, &spec, err) < 0)
+		cr_assert_null(spec);
+	return spec;
+}
+
+static json_t *handler_of(const char *config, const char *override, struct ember_err *err)
+{
+	return handler_cmd(config, true, override, err);
+}
+
+Test(fn_image, the_image_process_is_the_handler)
+{
+	struct ember_err err = { 0 };
+	json_t *spec = handler_of(
+	    "{\"process\": {\"args\": [\"python3\", \"/app/main.py\"], \"env\": [\"PATH=/usr/bin\","
+	    " \"A=1\"], \"cwd\": \"/app\", \"user\": {\"uid\": 1000, \"gid\": 100}}}",
+	    NULL, &err);
+
+	cr_assert_not_null(spec, "%s", err.msg);
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(spec, "args"), 1)),
+			 "/app/main.py");
+	cr_assert_eq(json_array_size(json_object_get(spec, "env")), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(spec, "cwd")), "/app");
+	cr_assert_eq(json_integer_value(json_object_get(spec, "uid")), 1000);
+	cr_assert_eq(json_integer_value(json_object_get(spec, "gid")), 100);
+	json_decref(spec);
+}
+
+Test(fn_image, handler_replaces_the_image_process_through_its_shell)
+{
+	struct ember_err err = { 0 };
+	json_t *spec = handler_of("{\"process\": {\"cwd\": \"/\"}}", "node /srv/fn.js", &err);
+	json_t *args = json_object_get(spec, "args");
+
+	cr_assert_not_null(spec, "%s", err.msg);
+	cr_assert_eq(json_array_size(args), 3);
+	cr_assert_str_eq(json_string_value(json_array_get(args, 0)), "/bin/sh");
+	cr_assert_str_eq(json_string_value(json_array_get(args, 2)), "node /srv/fn.js");
+	cr_assert_eq(json_array_size(json_object_get(spec, "env")), 0);
+	json_decref(spec);
+}
+
+Test(fn_image, nothing_to_run_or_a_malformed_process_is_refused)
+{
+	static const char *const bad[] = {
+		"{\"process\": {\"cwd\": \"/\"}}",
+		"{\"process\": {\"args\": []}}",
+		"{\"process\": {\"args\": [1]}}",
+		"{\"process\": {\"args\": [\"x\"], \"env\": \"A=1\"}}",
+		"{\"process\": {\"args\": [\"x\"], \"cwd\": \"relative\"}}",
+		"{\"process\": {\"args\": [\"x\"], \"user\": {\"uid\": -1}}}",
+		"{\"process\": 3}",
+		"not json",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ember_err err = { 0 };
+
+		cr_assert_null(handler_of(bad[i], NULL, &err), "accepted %s", bad[i]);
+		cr_assert(err.msg[0], "no message for %s", bad[i]);
+	}
+	struct ember_err err = { 0 };
+
+	handler_of("{\"process\": {\"cwd\": \"/\"}}", NULL, &err);
+	cr_assert(strstr(err.msg, "--handler"), "%s", err.msg);
+	/* umoci's "sh" where the image has no command is not the image's */
+	cr_assert_null(handler_cmd("{\"process\": {\"args\": [\"sh\"]}}", false, NULL, &err));
+	cr_assert(strstr(err.msg, "--handler"), "%s", err.msg);
+	json_decref(handler_cmd("{\"process\": {\"args\": [\"sh\"]}}", false, "true", &err));
+}
+
+/* A layout as skopeo writes it: index, manifest and config blobs. */
+static void layout_blob(const char *hex, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/blobs/sha256/%s", dir, hex);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(fn_image, the_layout_says_whether_the_image_has_a_command)
+{
+	char a[65], b[65], text[512], path[PATH_MAX];
+	struct ember_err err = { 0 };
+	bool has = true;
+
+	memset(a, 'a', 64);
+	memset(b, 'b', 64);
+	a[64] = b[64] = '\0';
+	snprintf(path, sizeof(path), "%s/blobs", dir);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	strcat(path, "/sha256");
+	cr_assert_eq(mkdir(path, 0755), 0);
+	snprintf(text, sizeof(text), "{\"manifests\": [{\"digest\": \"sha256:%s\"}]}", a);
+	snprintf(path, sizeof(path), "%s/index.json", dir);
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	snprintf(text, sizeof(text), "{\"config\": {\"digest\": \"sha256:%s\"}}", b);
+	layout_blob(a, text);
+	layout_blob(b, "{\"config\": {\"Env\": [\"A=1\"]}}");
+	cr_assert_eq(fn_image_has_command(dir, &has, &err), 0, "%s", err.msg);
+	cr_assert_not(has);
+	layout_blob(b, "{\"config\": {\"Cmd\": [\"python3\"]}}");
+	cr_assert_eq(fn_image_has_command(dir, &has, &err), 0, "%s", err.msg);
+	cr_assert(has);
+	snprintf(text, sizeof(text), "{\"config\": {\"digest\": \"sha256:../../x\"}}");
+	layout_blob(a, text);
+	cr_assert_lt(fn_image_has_command(dir, &has, &err), 0);
+}
+
+Test(fn_image, references_need_a_transport_and_give_a_name)
+{
+	struct ember_err err = { 0 };
+	char name[FN_NAME_MAX + 1];
+
+	cr_assert_eq(fn_image_check_ref("oci-archive:/tmp/py.tar", &err), 0);
+	cr_assert_eq(fn_image_check_ref("containers-storage:localhost/py:latest", &err), 0);
+	cr_assert_lt(fn_image_check_ref("localhost/py", &err), 0);
+	cr_assert(strstr(err.msg, "transport"), "%s", err.msg);
+	cr_assert_lt(fn_image_check_ref("oci:", &err), 0);
+	cr_assert_eq(fn_image_default_name("oci-archive:/tmp/py-fn.tar", name, sizeof(name), &err),
+		     0);
+	cr_assert_str_eq(name, "py-fn");
+	cr_assert_eq(fn_image_default_name("containers-storage:[vfs@/var/lib/c+/run/c]localhost/"
+					   "node:20",
+					   name, sizeof(name), &err),
+		     0);
+	cr_assert_str_eq(name, "node");
+	cr_assert_eq(
+	    fn_image_default_name("docker://quay.io/org/app@sha256:ab", name, sizeof(name), &err),
+	    0);
+	cr_assert_str_eq(name, "app");
+	cr_assert_lt(fn_image_default_name("oci:/srv/.hidden", name, sizeof(name), &err), 0);
+	cr_assert(strstr(err.msg, "--name"), "%s", err.msg);
+}
