@@ -4,7 +4,8 @@
  * image, named in its transport syntax (containers-storage:, oci:,
  * oci-archive:, docker-archive:, docker://), into an OCI layout; umoci
  * unpacks that into a runtime bundle: the layers applied in order with
- * their whiteouts, and a config.json whose process (args from Entrypoint
+ * their whiteouts (raw unpack), and a config.json (raw runtime-config)
+ * whose process (args from Entrypoint
  * and Cmd, env, cwd, user) says how the image means to be run. The
  * handler ember-fn runs in the guest is that process, or `--handler CMD`
  * run by the image's /bin/sh; it goes to the guest as FN_IMAGE_SPEC at the
@@ -195,13 +196,36 @@ static int write_spec(const char *work, const char *root, const char *handler,
 	return add_mount_points(root, err);
 }
 
+/* umoci raw unpack: the layers only (plain unpack also hashes every file
+ * into an mtree manifest, which ember-fn has no use for), then the
+ * runtime config, users resolved against the unpacked root. */
+static int umoci(const char *layout, const char *bundle, const char *log, struct ember_err *err)
+{
+	char rootfs[PATH_MAX], config[PATH_MAX];
+	const char *unpack[8] = { "umoci", "raw", "unpack" },
+		   *cfg[10] = { "umoci", "raw", "runtime-config" };
+	int u = 3, c = 3;
+
+	if (geteuid() != 0) /* files owned by their image's users need root */
+		unpack[u++] = cfg[c++] = "--rootless";
+	snprintf(rootfs, sizeof(rootfs), "%.4000s/rootfs", bundle);
+	snprintf(config, sizeof(config), "%.4000s/config.json", bundle);
+	unpack[u++] = cfg[c++] = "--image";
+	unpack[u++] = cfg[c++] = layout;
+	unpack[u] = rootfs;
+	cfg[c++] = "--rootfs";
+	cfg[c++] = rootfs;
+	cfg[c] = config;
+	if (mkdir(bundle, 0700) < 0)
+		return err_errno(err, "%s", bundle);
+	return run(unpack, log, err) < 0 || run(cfg, log, err) < 0 ? -err->code : 0;
+}
+
 int fn_image_unpack(const char *ref, const char *handler, const char *work, char *root, size_t size,
 		    struct ember_err *err)
 {
 	char layout[PATH_MAX], bundle[PATH_MAX], log[PATH_MAX];
 	const char *copy[] = { "skopeo", "--tmpdir", work, "copy", "--quiet", ref, layout, NULL };
-	const char *unpack[7] = { "umoci", "unpack" };
-	int k = 2;
 
 	if (fn_image_check_ref(ref, err) < 0)
 		return -err->code;
@@ -210,15 +234,10 @@ int fn_image_unpack(const char *ref, const char *handler, const char *work, char
 	snprintf(layout, sizeof(layout), "oci:%.4000s/layout:fn", work);
 	snprintf(bundle, sizeof(bundle), "%.4000s/bundle", work);
 	snprintf(log, sizeof(log), "%.4000s/log", work);
-	if (geteuid() != 0) /* files owned by their image's users need root */
-		unpack[k++] = "--rootless";
-	unpack[k++] = "--image";
-	unpack[k++] = layout;
-	unpack[k++] = bundle;
 	if (run(copy, log, err) < 0)
 		return err_prefix(err, "copying the image %s", ref);
 	memmove(layout, layout + 4, strlen(layout + 4) + 1); /* umoci: DIR:TAG */
-	if (run(unpack, log, err) < 0)
+	if (umoci(layout, bundle, log, err) < 0)
 		return err_prefix(err, "unpacking the image %s", ref);
 	snprintf(root, size, "%.4000s/rootfs", bundle);
 	return write_spec(work, root, handler, err) < 0 ? err_prefix(err, "the image %s", ref) : 0;
