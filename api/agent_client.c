@@ -15,18 +15,23 @@
 #define LINE_MAX_    256
 #define HANDSHAKE_MS 10000
 
-static int write_all(int fd, const void *p, size_t len, struct ember_err *err)
+int agent_write_all(int fd, const void *p, size_t len)
 {
 	for (size_t off = 0; off < len;) {
 		ssize_t n = write(fd, (const char *)p + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return err_errno(err, "agent: send");
+		if (n <= 0)
+			return -1;
 		off += (size_t)n;
 	}
 	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t len, struct ember_err *err)
+{
+	return agent_write_all(fd, p, len) < 0 ? err_errno(err, "agent: send") : 0;
 }
 
 /* SO_RCVTIMEO ends a read with EAGAIN: the function is taking too long. */

@@ -42,4 +42,7 @@ int agent_stop(struct agent_conn *c, struct ember_err *err);
 void agent_result_free(struct agent_result *res);
 void agent_close(struct agent_conn *c);
 
+/* Write all of p to fd (a socket, a pipe); -1 with errno on an error. */
+int agent_write_all(int fd, const void *p, size_t len);
+
 #endif

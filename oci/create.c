@@ -95,23 +95,11 @@ static void spawn_monitor(struct oci_monitor_args *a, int report_read)
 static int read_report(int fd, pid_t *pid, const struct oci_state *st, struct ember_err *err)
 {
 	char line[ERR_MSG_MAX + 32], log[PATH_MAX];
-	struct pollfd p = { fd, POLLIN, 0 };
-	size_t got = 0;
 	int d;
 
-	while (got < sizeof(line) - 1) {
-		ssize_t n;
-
-		if (poll(&p, 1, REPORT_MS) <= 0)
-			return err_set(err, ETIMEDOUT, "the container was not set up in %d s",
-				       REPORT_MS / 1000);
-		n = read(fd, line + got, sizeof(line) - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	line[got] = '\0';
-	line[strcspn(line, "\n")] = '\0';
+	if (oci_read_line(fd, line, sizeof(line), REPORT_MS) < 0)
+		return err_set(err, ETIMEDOUT, "the container was not set up in %d s",
+			       REPORT_MS / 1000);
 	if (sscanf(line, "READY %d", &d) == 1) {
 		*pid = d;
 		return 0;

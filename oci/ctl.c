@@ -14,13 +14,31 @@
 
 #include "oci.h"
 
+int oci_read_line(int fd, char *line, size_t size, int timeout_ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	size_t got = 0;
+
+	while (got < size - 1 && !memchr(line, '\n', got)) {
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, line + got, size - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	line[got] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	return 0;
+}
+
 int oci_ctl(const struct oci_state *st, const char *cmd, char *answer, size_t size,
 	    unsigned timeout_ms, struct ember_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char path[PATH_MAX], line[ERR_MSG_MAX];
-	struct pollfd p;
-	size_t got = 0;
 	int fd, ret = 0;
 
 	oci_state_path(st, "ctl.sock", path, sizeof(path));
@@ -36,22 +54,11 @@ int oci_ctl(const struct oci_state *st, const char *cmd, char *answer, size_t si
 		ret = err_errno(err, "writing to the monitor");
 		goto out;
 	}
-	p = (struct pollfd){ fd, POLLIN, 0 };
-	while (got < sizeof(line) - 1 && !memchr(line, '\n', got)) {
-		ssize_t n;
-
-		if (poll(&p, 1, (int)timeout_ms) <= 0) {
-			ret = err_set(err, ETIMEDOUT, "the monitor did not answer %s in %u ms", cmd,
-				      timeout_ms);
-			goto out;
-		}
-		n = read(fd, line + got, sizeof(line) - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
+	if (oci_read_line(fd, line, sizeof(line), (int)timeout_ms) < 0) {
+		ret = err_set(err, ETIMEDOUT, "the monitor did not answer %s in %u ms", cmd,
+			      timeout_ms);
+		goto out;
 	}
-	line[got] = '\0';
-	line[strcspn(line, "\n")] = '\0';
 	if (!strncmp(line, "OK", 2))
 		snprintf(answer, size, "%s", line[2] == ' ' ? line + 3 : "");
 	else if (!strncmp(line, "ERR ", 4))

@@ -162,6 +162,9 @@ int oci_mkdir_p(const char *path, mode_t mode);
 void oci_state_path(const struct oci_state *st, const char *file, char *out, size_t size);
 
 /* ---- ctl.c: the monitor's control socket ---- */
+/* One line (its newline cut) from fd, or what came before EOF; -ETIMEDOUT
+ * when nothing more comes for timeout_ms. */
+int oci_read_line(int fd, char *line, size_t size, int timeout_ms);
 /* Send one command line ("START", "KILL 15 0", "STATUS"...) to the
  * monitor and return its answer line (after "OK "), or the error after
  * "ERR " as an error. */

@@ -18,20 +18,6 @@
 #include "agent_client.h"
 #include "oci.h"
 
-static int write_all(int fd, const void *p, size_t len)
-{
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, (const char *)p + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 int oci_stream_open(struct oci_stream *s, const char *dir, const char *verb, const char *json,
 		    unsigned wait_ms, struct ember_err *err)
 {
@@ -51,7 +37,8 @@ int oci_stream_open(struct oci_stream *s, const char *dir, const char *verb, con
 		return err_prefix(err, "reaching the guest agent");
 	s->conn = c.fd;
 	n = snprintf(line, sizeof(line), "%s %zu\n", verb, len);
-	if (write_all(s->conn, line, (size_t)n) < 0 || write_all(s->conn, json, len) < 0) {
+	if (agent_write_all(s->conn, line, (size_t)n) < 0 ||
+	    agent_write_all(s->conn, json, len) < 0) {
 		oci_stream_close(s);
 		return err_errno(err, "sending the %s request to the guest agent", verb);
 	}
@@ -63,9 +50,9 @@ int oci_stream_send(struct oci_stream *s, uint8_t type, const void *data, uint32
 	uint8_t hdr[CTR_HDR_LEN];
 
 	ctr_hdr(hdr, type, len);
-	if (s->conn < 0 || write_all(s->conn, hdr, sizeof(hdr)) < 0)
+	if (s->conn < 0 || agent_write_all(s->conn, hdr, sizeof(hdr)) < 0)
 		return -1;
-	return len ? write_all(s->conn, data, len) : 0;
+	return len ? agent_write_all(s->conn, data, len) : 0;
 }
 
 int oci_stream_send_u32(struct oci_stream *s, uint8_t type, uint32_t v)
@@ -88,7 +75,7 @@ static int on_frame(void *ctx, uint8_t type, const uint8_t *data, uint32_t len)
 		int fd = type == CTR_STDERR && s->err_fd >= 0 ? s->err_fd : s->out_fd;
 
 		/* a reader that went away loses the output, not the process */
-		if (fd >= 0 && write_all(fd, data, len) < 0) {
+		if (fd >= 0 && agent_write_all(fd, data, len) < 0) {
 			if (fd == s->out_fd)
 				s->out_fd = -1;
 			else
