@@ -233,6 +233,13 @@ void virtq_unpop(struct virtq *q)
 	q->last_avail--;
 }
 
+uint16_t virtq_avail_idx(const struct virtq *q)
+{
+	volatile uint16_t *idx = q->ready ? avail_field(q, 2) : NULL;
+
+	return idx ? __atomic_load_n(idx, __ATOMIC_ACQUIRE) : q->last_avail;
+}
+
 void virtq_save(const struct virtq *q, struct state_writer *w)
 {
 	state_put_u32(w, q->size);

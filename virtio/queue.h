@@ -67,6 +67,8 @@ void virtq_notify_on_next(struct virtq *q);
 bool virtq_needs_notify(struct virtq *q);
 /* Put the chain just popped back: it is taken again by the next pop. */
 void virtq_unpop(struct virtq *q);
+/* The driver's avail idx: it moves each time a buffer is made available. */
+uint16_t virtq_avail_idx(const struct virtq *q);
 
 void virtq_save(const struct virtq *q, struct state_writer *w);
 /* Checks the saved ring addresses against guest memory as activation does. */

@@ -436,9 +436,9 @@ static void rx_process(struct virtio_vsock *v)
 	bool done = false;
 	uint32_t len;
 
-	if (v->reset_wait_until_ms && now_ms() < v->reset_wait_until_ms)
+	if (v->reset_wait && virtq_avail_idx(&v->transport.queues[EVQ]) == v->reset_evq_avail)
 		return;
-	v->reset_wait_until_ms = 0;
+	v->reset_wait = false;
 	while ((v->rst_len || v->work_head) && pop(v, RXQ, true) == 1) {
 		if (v->chain.writable < HDR_LEN) {
 			guest_warn(v, "rx buffer smaller than a packet header");
@@ -818,7 +818,8 @@ static void send_reset_event(struct virtio_vsock *v)
 		push(v, EVQ, v->chain.head, 0);
 	} else {
 		push(v, EVQ, v->chain.head, sizeof(ev));
-		v->reset_wait_until_ms = now_ms() + VSOCK_RESET_WAIT_MS;
+		v->reset_wait = true;
+		v->reset_evq_avail = virtq_avail_idx(&v->transport.queues[EVQ]);
 		/* The driver refills the event queue once it has handled the
 		 * reset: have that refill notify us. */
 		virtq_notify_on_next(&v->transport.queues[EVQ]);
@@ -885,7 +886,7 @@ static void vsock_notify(void *dev, unsigned q)
 	if (q == TXQ)
 		tx_process(v);
 	if (q == EVQ) /* the driver took the reset and gave a new buffer */
-		v->reset_wait_until_ms = 0;
+		v->reset_wait = false;
 	send_reset_event(v);
 	rx_process(v); /* after tx (replies) and rx kicks (new buffers) alike */
 	reap(v);
@@ -929,7 +930,7 @@ static void vsock_reset(void *dev)
 	struct virtio_vsock *v = dev;
 
 	close_all(v);
-	v->reset_wait_until_ms = 0;
+	v->reset_wait = false;
 }
 
 static void vsock_save(void *dev, struct state_writer *w)

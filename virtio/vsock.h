@@ -24,7 +24,6 @@
 #define VSOCK_HASH          2048
 #define VSOCK_RST_QUEUE     128
 #define VSOCK_TIMEOUT_MS    2000 /* connection request and shutdown */
-#define VSOCK_RESET_WAIT_MS 5000 /* at most, for the driver to take a transport reset */
 #define VSOCK_PATH_MAX      108  /* sun_path */
 #define VSOCK_HANDSHAKE_MAX 32
 
@@ -64,9 +63,12 @@ struct virtio_vsock {
 	unsigned rst_head, rst_len;
 	bool reset_event; /* send TRANSPORT_RESET on the event queue */
 	/* After that event: no packet goes to the guest until its driver has
-	 * handled it (it refills the event queue and kicks), or until this
-	 * time. A reset read after a new connection would tear that down. */
-	uint64_t reset_wait_until_ms;
+	 * handled it, which it shows by making a new event buffer available
+	 * (and kicking). A reset read after a new connection would tear that
+	 * down. No clock: a guest slowed by load or by its page faults takes
+	 * as long as it takes. */
+	bool reset_wait;
+	uint16_t reset_evq_avail; /* the event queue's avail idx when we sent it */
 	struct virtio_vsock_stats stats;
 	struct virtq_chain chain;
 };
