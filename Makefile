@@ -155,8 +155,8 @@ $(INIT): rootfs/init.c
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
 # The guest agent: functions, and containers (static jansson and libcap).
-AGENT_SRCS := rootfs/agent.c rootfs/ctr_setup.c rootfs/ctr_run.c rootfs/fn_image.c
-$(BUILD)/rootfs/ember-agent: $(AGENT_SRCS) rootfs/io.h rootfs/ctr.h rootfs/ctr_proto.h rootfs/fn_image.h
+AGENT_SRCS := rootfs/agent.c rootfs/ctr_setup.c rootfs/ctr_run.c rootfs/fn_image.c rootfs/fn_http.c
+$(BUILD)/rootfs/ember-agent: $(AGENT_SRCS) rootfs/io.h rootfs/ctr.h rootfs/ctr_proto.h rootfs/fn_image.h rootfs/fn_http.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $(AGENT_SRCS) -ljansson -lcap
@@ -209,7 +209,7 @@ unit: $(UNIT_BIN)
 
 kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FN) $(OCI) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
 	$(Q)EMBER_DISTRO_KERNEL=$$(tests/testhost/prepare)/vmlinuz EMBER_OCI_DEBIAN=$$(tests/images/debian-minbase) \
-		EMBER_FN_PYTHON=$$(tests/images/fn-python) \
+		EMBER_FN_PYTHON=$$(tests/images/fn-lang python) EMBER_FN_NODE=$$(tests/images/fn-lang node) \
 		tests/with-kvm tests/kvm-suite
 
 test: unit unit-asan fuzz-smoke kvm-test
@@ -219,13 +219,13 @@ FUZZ_TIME ?= 120
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes \
 	-Wno-gnu-variable-sized-type-not-at-end $(CPPFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := virtq http api snapshot oci
+FUZZ_TARGETS := virtq http api snapshot oci fn_http
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
 FUZZ_virtq_WHAT := the virtqueue and block request parsers
-FUZZ_http_SRCS := tests/fuzz/fuzz_http.c api/http.c
-FUZZ_http_WHAT := the API's HTTP request parser
+FUZZ_http_SRCS := tests/fuzz/fuzz_http.c api/http.c fn/http_fn.c vmm/err.c
+FUZZ_http_WHAT := the HTTP request parser (the API's, and ember-fn serve's)
 FUZZ_api_SRCS := tests/fuzz/fuzz_api.c $(LIB_SRCS)
 FUZZ_api_WHAT := the API's routes and request bodies
 FUZZ_snapshot_SRCS := tests/fuzz/fuzz_snapshot.c $(LIB_SRCS)
@@ -233,6 +233,8 @@ FUZZ_snapshot_WHAT := the snapshot state-file loader
 FUZZ_oci_SRCS := tests/fuzz/fuzz_oci.c oci/spec.c oci/guest.c oci/cli.c oci/stream.c oci/tty.c \
 	api/agent_client.c api/ember_proc.c fn/image.c fn/store.c vmm/err.c
 FUZZ_oci_WHAT := ember-oci's config.json, guest-frame and command-line parsers, ember-fn's image config
+FUZZ_fn_http_SRCS := tests/fuzz/fuzz_fn_http.c fn/http_fn.c vmm/err.c
+FUZZ_fn_http_WHAT := the answers of HTTP functions' servers (ember-fn)
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h fn/*.h)
@@ -263,7 +265,8 @@ run: deps
 
 # 50 clones of 128 MiB VMs alive at once: a test host with room for them.
 bench: all guest testhost
-	$(Q)EMBER_TESTHOST_MEM=6144 tests/with-kvm --say --timeout 5400 perf/bench
+	$(Q)EMBER_TESTHOST_MEM=6144 EMBER_FN_PYTHON=$$(tests/images/fn-lang python) \
+		EMBER_FN_NODE=$$(tests/images/fn-lang node) tests/with-kvm --say --timeout 5400 perf/bench
 
 # Guests ember's project did not build, booted under ember and QEMU's microvm
 # side by side (needs root for debootstrap; not part of make test: see README).

@@ -187,6 +187,53 @@ int agent_invoke(struct agent_conn *c, const char *fn, const void *in, size_t in
 	return ret;
 }
 
+/* A one-line command answered like RUN. */
+static int command(struct agent_conn *c, const char *line, struct agent_result *res,
+		   struct ember_err *err)
+{
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	ret = write_all(c->fd, line, strlen(line), err);
+	if (!ret)
+		ret = read_result(c, res, err);
+	if (ret)
+		agent_result_free(res);
+	return ret;
+}
+
+int agent_http_start(struct agent_conn *c, unsigned port, unsigned timeout_ms,
+		     struct agent_result *res, struct ember_err *err)
+{
+	char line[LINE_MAX_];
+
+	snprintf(line, sizeof(line), "HTTP START %u %u\n", port, timeout_ms);
+	return command(c, line, res, err);
+}
+
+int agent_http_log(struct agent_conn *c, struct agent_result *res, struct ember_err *err)
+{
+	return command(c, "HTTP LOG\n", res, err);
+}
+
+int agent_proxy(struct agent_conn *c, unsigned port, struct ember_err *err)
+{
+	char line[LINE_MAX_];
+	int ret;
+
+	snprintf(line, sizeof(line), "PROXY %u\n", port);
+	ret = write_all(c->fd, line, strlen(line), err);
+	if (!ret)
+		ret = read_line(c->fd, line, err);
+	if (ret)
+		return ret;
+	if (!strncmp(line, "ERR ", 4))
+		return err_set(err, ECONNREFUSED, "agent: %s", line + 4);
+	if (strcmp(line, "OK"))
+		return err_set(err, EPROTO, "agent: unexpected answer to PROXY \"%s\"", line);
+	return 0;
+}
+
 int agent_stop(struct agent_conn *c, struct ember_err *err)
 {
 	char line[LINE_MAX_];

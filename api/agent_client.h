@@ -37,6 +37,15 @@ int agent_set_timeout(struct agent_conn *c, unsigned timeout_ms, struct ember_er
 /* Run /fn/<fn> in the guest with `in` on its stdin. */
 int agent_invoke(struct agent_conn *c, const char *fn, const void *in, size_t in_len,
 		 struct agent_result *res, struct ember_err *err);
+/* An HTTP function's server (ember-fn --http): start it and wait up to
+ * timeout_ms for 127.0.0.1:port to accept (res->status 0; otherwise its
+ * exit status, 124 for the time, and res->out its output). */
+int agent_http_start(struct agent_conn *c, unsigned port, unsigned timeout_ms,
+		     struct agent_result *res, struct ember_err *err);
+/* The server's output so far in res->out; res->status 0 while it runs. */
+int agent_http_log(struct agent_conn *c, struct agent_result *res, struct ember_err *err);
+/* From here on the connection is a byte pipe to the guest's 127.0.0.1:port. */
+int agent_proxy(struct agent_conn *c, unsigned port, struct ember_err *err);
 /* Ask the agent to stop: the guest then powers off and ember exits. */
 int agent_stop(struct agent_conn *c, struct ember_err *err);
 void agent_result_free(struct agent_result *res);

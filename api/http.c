@@ -47,6 +47,7 @@ static int on_message_begin(http_parser *p)
 	http_request_free(&c->cur);
 	memset(&c->cur, 0, sizeof(c->cur));
 	c->header_bytes = c->path_len = 0;
+	c->in_value = false;
 	return 0;
 }
 
@@ -62,32 +63,73 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	return count_header(c, len);
 }
 
-static int on_header_bytes(http_parser *p, const char *at, size_t len)
+/* Each header byte counts at most 4 kept bytes (": " and CRLF per "a:"). */
+#define KEPT_MAX (4 * HTTP_HEADERS_MAX)
+
+static int keep(struct http_conn *c, const char *sep, const char *at, size_t len)
 {
-	(void)at;
-	return count_header(conn_of(p), len);
+	struct http_request *r = &c->cur;
+	size_t n = strlen(sep);
+
+	if (!r->headers && !(r->headers = malloc(KEPT_MAX)))
+		return fail(c, 500, "out of memory");
+	if (r->headers_len + n + len > KEPT_MAX)
+		return fail(c, 431, "request headers larger than %d bytes", HTTP_HEADERS_MAX);
+	memcpy(r->headers + r->headers_len, sep, n);
+	memcpy(r->headers + r->headers_len + n, at, len);
+	r->headers_len += n + len;
+	return 0;
+}
+
+/* A field's or a value's bytes (the parser may split either); kept as
+ * "Name: value\r\n" lines with keep_headers. */
+static int header_part(http_parser *p, const char *at, size_t len, bool value)
+{
+	struct http_conn *c = conn_of(p);
+	const char *sep = value ? (c->in_value ? "" : ": ") : (c->in_value ? "\r\n" : "");
+
+	c->in_value = value;
+	if (count_header(c, len) < 0)
+		return -1;
+	return c->keep_headers ? keep(c, sep, at, len) : 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	return header_part(p, at, len, false);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	return header_part(p, at, len, true);
 }
 
 static int pick_verb(struct http_conn *c, unsigned method)
 {
+	bool any = c->allow_any_method;
+
+	c->cur.method = http_method_str((enum http_method)method);
 	switch (method) {
 	case HTTP_GET: c->cur.verb = HTTP_VERB_GET; return 0;
 	case HTTP_PUT: c->cur.verb = HTTP_VERB_PUT; return 0;
 	case HTTP_PATCH: c->cur.verb = HTTP_VERB_PATCH; return 0;
 	case HTTP_POST:
-		if (!c->allow_post)
+		if (!c->allow_post && !any)
 			break;
 		c->cur.verb = HTTP_VERB_POST;
 		return 0;
 	case HTTP_DELETE:
-		if (!c->allow_delete)
+		if (!c->allow_delete && !any)
 			break;
 		c->cur.verb = HTTP_VERB_DELETE;
 		return 0;
-	default: break;
+	default:
+		c->cur.verb = HTTP_VERB_OTHER;
+		if (any)
+			return 0;
+		break;
 	}
-	return fail(c, 405, "method %s is not supported",
-		    http_method_str((enum http_method)method));
+	return fail(c, 405, "method %s is not supported", c->cur.method);
 }
 
 static int on_headers_complete(http_parser *p)
@@ -96,6 +138,9 @@ static int on_headers_complete(http_parser *p)
 
 	if (pick_verb(c, p->method) < 0)
 		return -1;
+	if (c->keep_headers && c->in_value && keep(c, "\r\n", "", 0) < 0)
+		return -1;
+	c->in_value = false;
 	if (p->uses_transfer_encoding || (p->flags & F_CHUNKED))
 		return fail(c, 400, "transfer encodings are not supported: send Content-Length");
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->body_max)
@@ -138,8 +183,8 @@ static int on_message_complete(http_parser *p)
 static const http_parser_settings settings = {
 	.on_message_begin = on_message_begin,
 	.on_url = on_url,
-	.on_header_field = on_header_bytes,
-	.on_header_value = on_header_bytes,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
 	.on_message_complete = on_message_complete,
@@ -197,8 +242,9 @@ bool http_conn_next(struct http_conn *c, struct http_request *out)
 void http_request_free(struct http_request *r)
 {
 	free(r->body);
-	r->body = NULL;
-	r->body_len = 0;
+	free(r->headers);
+	r->body = r->headers = NULL;
+	r->body_len = r->headers_len = 0;
 }
 
 const char *http_verb_name(enum http_verb v)

@@ -18,12 +18,22 @@
 #define HTTP_PATH_MAX         1024
 #define HTTP_QUEUE_MAX        16 /* parsed requests waiting to be served */
 
-enum http_verb { HTTP_VERB_GET, HTTP_VERB_PUT, HTTP_VERB_PATCH, HTTP_VERB_POST, HTTP_VERB_DELETE };
+enum http_verb {
+	HTTP_VERB_GET,
+	HTTP_VERB_PUT,
+	HTTP_VERB_PATCH,
+	HTTP_VERB_POST,
+	HTTP_VERB_DELETE,
+	HTTP_VERB_OTHER /* with allow_any_method: HEAD, OPTIONS, ... (see method) */
+};
 
 struct http_request {
 	enum http_verb verb;
+	const char *method;       /* its name, as sent ("GET", "OPTIONS", ...) */
 	char path[HTTP_PATH_MAX]; /* the request target, query included */
-	char *body;               /* NUL-terminated; NULL without a body */
+	char *headers;            /* keep_headers: "Name: value\r\n" lines as sent */
+	size_t headers_len;
+	char *body; /* NUL-terminated; NULL without a body */
 	size_t body_len;
 	bool keep_alive;
 };
@@ -31,9 +41,12 @@ struct http_request {
 struct http_conn {
 	void *parser; /* the library's state */
 	size_t body_max;
-	bool allow_post;   /* ember's API has no POST (405); ember-fn's endpoint has */
-	bool allow_delete; /* ember's API has DELETE (Firecracker's hot-unplug) */
+	bool allow_post;       /* ember's API has no POST (405); ember-fn's endpoint has */
+	bool allow_delete;     /* ember's API has DELETE (Firecracker's hot-unplug) */
+	bool allow_any_method; /* ember-fn's HTTP functions take every method */
+	bool keep_headers;     /* the request's headers kept, for a proxy */
 	size_t header_bytes, path_len;
+	bool in_value; /* keep_headers: the last header bytes were a value's */
 	struct http_request cur;
 	struct http_request queue[HTTP_QUEUE_MAX];
 	unsigned q_head, q_len;

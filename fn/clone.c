@@ -202,6 +202,14 @@ int fn_clone_restore(struct fn_clone *c, const struct fn_snapshot *s, struct emb
 	return restore(c, s, err);
 }
 
+/* --reuse: the next request in a clone that has answered before. */
+void fn_clone_again(struct fn_clone *c)
+{
+	c->t0 = fn_now_us();
+	memset(&c->t, 0, sizeof(c->t));
+	c->t.mode = "reused";
+}
+
 int fn_clone_start(struct fn_clone *c, const struct fn_opts *o, const struct fn_snapshot *s,
 		   struct ember_err *err)
 {
@@ -210,23 +218,62 @@ int fn_clone_start(struct fn_clone *c, const struct fn_opts *o, const struct fn_
 	return restore(c, s, err);
 }
 
+/* The agent on the clone's vsock, with what is left of the request's time. */
+static int connect_agent(struct fn_clone *c, struct agent_conn *conn, struct ember_err *err)
+{
+	char vsock[FN_RUN_MAX + 16];
+
+	path_in(c, "v.sock", vsock, sizeof(vsock));
+	if (agent_connect(conn, vsock, AGENT_PORT, left_ms(c), err) < 0 ||
+	    agent_set_timeout(conn, left_ms(c), err) < 0)
+		return -err->code;
+	return 0;
+}
+
 int fn_clone_run(struct fn_clone *c, const void *in, size_t len, struct agent_result *res,
 		 struct ember_err *err)
 {
 	struct agent_conn conn = { .fd = -1 };
-	char vsock[FN_RUN_MAX + 16];
-	int ret;
+	int ret = connect_agent(c, &conn, err);
 
-	path_in(c, "v.sock", vsock, sizeof(vsock));
-	ret = agent_connect(&conn, vsock, AGENT_PORT, left_ms(c), err);
-	if (!ret)
-		ret = agent_set_timeout(&conn, left_ms(c), err);
 	if (!ret)
 		ret = agent_invoke(&conn, "handler", in, len, res, err);
 	agent_close(&conn);
 	c->t.answer = fn_now_us() - c->t0;
 	c->answered = !ret;
 	return ret < 0 ? explain(c, "running the request", err) : 0;
+}
+
+int fn_clone_http(struct fn_clone *c, const struct fn_http_req *req, struct fn_http_resp *resp,
+		  struct ember_err *err)
+{
+	struct agent_conn conn = { .fd = -1 };
+	size_t len = 0;
+	char *bytes = NULL;
+	int ret = fn_http_build(req, &bytes, &len, err);
+
+	if (!ret)
+		ret = connect_agent(c, &conn, err);
+	if (!ret)
+		ret = agent_proxy(&conn, c->snap->http_port, err);
+	if (!ret)
+		ret = fn_http_exchange(conn.fd, bytes, len, resp, err);
+	agent_close(&conn);
+	free(bytes);
+	c->t.answer = fn_now_us() - c->t0;
+	c->answered = !ret;
+	return ret < 0 ? explain(c, "forwarding the request", err) : 0;
+}
+
+int fn_clone_http_log(struct fn_clone *c, struct agent_result *res, struct ember_err *err)
+{
+	struct agent_conn conn = { .fd = -1 };
+	int ret = connect_agent(c, &conn, err);
+
+	if (!ret)
+		ret = agent_http_log(&conn, res, err);
+	agent_close(&conn);
+	return ret;
 }
 
 void fn_clone_destroy(struct fn_clone *c)

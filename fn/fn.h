@@ -25,6 +25,9 @@
 
 enum fn_backend { FN_BACKEND_FILE, FN_BACKEND_UFFD };
 
+struct fn_http_req;
+struct fn_http_resp;
+
 struct fn_opts {
 	char ember[PATH_MAX];  /* the ember binary */
 	char kernel[PATH_MAX]; /* guest kernel and initramfs, for prepare */
@@ -47,6 +50,7 @@ struct fn_snapshot {
 	char dir[PATH_MAX]; /* the generation directory */
 	char state[PATH_MAX], mem[PATH_MAX], ws[PATH_MAX];
 	uint64_t mem_size;
+	unsigned http_port; /* an HTTP function's port in the guest; 0: stdin and stdout */
 };
 
 /* What one request's VM took, in microseconds from the clone's start. */
@@ -100,8 +104,15 @@ int fn_clone_spawn(struct fn_clone *c, const struct fn_opts *o, struct ember_err
 int fn_clone_restore(struct fn_clone *c, const struct fn_snapshot *s, struct ember_err *err);
 int fn_clone_start(struct fn_clone *c, const struct fn_opts *o, const struct fn_snapshot *s,
 		   struct ember_err *err);
+/* serve --reuse: the clock and timings restart for the clone's next request. */
+void fn_clone_again(struct fn_clone *c);
 int fn_clone_run(struct fn_clone *c, const void *in, size_t len, struct agent_result *res,
 		 struct ember_err *err);
+/* An HTTP function's request; on a broken answer, fn_clone_http_log. */
+int fn_clone_http(struct fn_clone *c, const struct fn_http_req *req, struct fn_http_resp *resp,
+		  struct ember_err *err);
+/* The function's server's output so far (res->out). */
+int fn_clone_http_log(struct fn_clone *c, struct agent_result *res, struct ember_err *err);
 void fn_clone_destroy(struct fn_clone *c);
 void fn_timing_print(const struct fn_clone *c);
 
@@ -126,15 +137,54 @@ int fn_image_handler(const char *config_path, bool image_cmd, const char *handle
 int fn_image_unpack(const char *ref, const char *handler, const char *work, char *root, size_t size,
 		    struct ember_err *err);
 
+/* http_fn.c: HTTP functions. A request as serve got it, for the server. */
+#define FN_HTTP_HEAD_MAX (64u << 10)
+#define FN_HTTP_BODY_MAX (64u << 20)
+struct fn_http_req {
+	const char *method, *target; /* "POST", "/path?query" */
+	const char *headers;         /* "Name: value\r\n" lines, as the client sent them */
+	size_t headers_len;
+	const char *body;
+	size_t body_len;
+};
+/* The function's answer: status, its headers as lines, its body. */
+struct fn_http_resp {
+	int status;
+	char reason[64];
+	char *head, *body;
+	size_t head_len, body_len;
+	bool complete, head_request;
+	char error[160];
+	/* the parser's */
+	void *parser;
+	size_t head_cap, body_cap;
+	bool in_value;
+};
+/* Copy `lines` without hop-by-hop fields (and Content-Length, unless
+ * keep_length) into out (as large as len): the length copied. */
+size_t fn_http_copy_headers(char *out, const char *lines, size_t len, bool keep_length);
+/* The request for the server: a malloc'ed buffer. */
+int fn_http_build(const struct fn_http_req *r, char **out, size_t *len, struct ember_err *err);
+int fn_http_resp_init(struct fn_http_resp *r, bool head_request);
+/* 1 once the answer is whole, 0 for more, -EPROTO (r->error says why);
+ * len 0 is the end of the stream: -EPIPE if the answer is not whole. */
+int fn_http_resp_feed(struct fn_http_resp *r, const char *data, size_t len);
+void fn_http_resp_free(struct fn_http_resp *r);
+/* Send the request on fd and read the answer into r (initialised). */
+int fn_http_exchange(int fd, const char *req, size_t req_len, struct fn_http_resp *r,
+		     struct ember_err *err);
+
 /* prepare.c, invoke in main.c, serve.c. A function's source: a directory
  * with its handler, or a container image. */
 struct fn_source {
 	const char *dir;
 	const char *image, *handler;
+	unsigned http_port; /* --http: the function is a server on this port */
 };
 int fn_prepare(const struct fn_opts *o, const struct fn_source *src, const char *name,
 	       const char *warmup_path, struct ember_err *err);
+/* reuse: requests one clone serves, one after another (1: a fresh VM each). */
 int fn_serve(const struct fn_opts *o, const char *listen_addr, unsigned max_vms, unsigned queue,
-	     struct ember_err *err);
+	     unsigned reuse, struct ember_err *err);
 
 #endif

@@ -3,9 +3,11 @@
  * ember-fn: per-request VMs from a snapshot.
  *   ember-fn prepare DIR [--name NAME]   build, boot, warm up, snapshot
  *   ember-fn prepare --image REF [--handler CMD]   the same from an image
+ *   ember-fn prepare ... --http PORT       the function is an HTTP server
  *   ember-fn invoke NAME < payload        one fresh clone answers
  *   ember-fn serve --listen ADDR          POST /fn/NAME over HTTP
- * Exit status of invoke: the function's; 125 when ember-fn itself fails.
+ * Exit status of invoke: the function's (an HTTP function's: 0 for a
+ * status below 400, else 1); 125 when ember-fn itself fails.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,6 +44,8 @@ enum {
 	OPT_NO_POOL,
 	OPT_IMAGE,
 	OPT_HANDLER,
+	OPT_HTTP,
+	OPT_REUSE,
 };
 
 static const struct option options[] = {
@@ -66,6 +70,8 @@ static const struct option options[] = {
 	{ "no-pool", no_argument, NULL, OPT_NO_POOL },
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "handler", required_argument, NULL, OPT_HANDLER },
+	{ "http", required_argument, NULL, OPT_HTTP },
+	{ "reuse", required_argument, NULL, OPT_REUSE },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -73,13 +79,14 @@ static const struct option options[] = {
 struct cli {
 	struct fn_opts o;
 	const char *cmd, *arg, *name, *warmup, *listen, *image, *handler;
-	unsigned max_vms, queue;
+	unsigned max_vms, queue, http_port, reuse;
 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: ember-fn prepare DIR [--name NAME] [--warmup FILE] [--mem MIB] [--vcpus N]\n"
 	      "                [--kernel FILE] [--initrd FILE] [--boot-timeout MS]\n"
+	      "                [--http PORT]\n"
 	      "       ember-fn prepare --image REF [--handler CMD] [the same options]\n"
 	      "                REF: containers-storage:NAME, oci:DIR[:TAG], oci-archive:FILE,\n"
 	      "                docker-archive:FILE, docker://REF\n"
@@ -87,6 +94,7 @@ static void usage(FILE *f)
 	      "                [--timeout MS] < payload\n"
 	      "       ember-fn serve --listen HOST:PORT|PATH [--max-vms N] [--queue N]\n"
 	      "                [--backend File|Uffd] [--no-prefetch] [--no-pool] [--timeout MS]\n"
+	      "                [--reuse N]\n"
 	      "common: --store DIR (default $EMBER_FN_STORE, else ~/.local/share/ember/fn),\n"
 	      "        --ember FILE, --rundir DIR, --no-seccomp\n",
 	      f);
@@ -151,6 +159,8 @@ static int one_opt(struct cli *c, int opt, const char *v)
 	case OPT_WARMUP: c->warmup = v; return 0;
 	case OPT_IMAGE: c->image = v; return 0;
 	case OPT_HANDLER: c->handler = v; return 0;
+	case OPT_HTTP: return number(v, 1, 65535, "--http", &c->http_port);
+	case OPT_REUSE: return number(v, 1, 1000000, "--reuse", &c->reuse);
 	case OPT_LISTEN: c->listen = v; return 0;
 	case OPT_MAX_VMS: return number(v, 1, 1024, "--max-vms", &c->max_vms);
 	case OPT_QUEUE: return number(v, 0, 65536, "--queue", &c->queue);
@@ -166,6 +176,7 @@ static int parse(struct cli *c, int argc, char **argv)
 	fn_opts_defaults(&c->o, argv[0]);
 	c->max_vms = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->queue = 64;
+	c->reuse = 1;
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			usage(stdout);
@@ -210,10 +221,51 @@ static void write_out(FILE *f, const char *p, size_t len)
 	fflush(f);
 }
 
+/* An HTTP function: POST / with the payload; its body on stdout. */
+static int invoke_http(struct fn_clone *clone, const char *in, size_t len, struct ember_err *err)
+{
+	struct fn_http_req req = { .method = "POST", .target = "/", .body = in, .body_len = len };
+	struct agent_result log = { 0 };
+	struct ember_err log_err = { 0 };
+	struct fn_http_resp resp;
+	int ret;
+
+	if (fn_http_resp_init(&resp, false) < 0)
+		return err_set(err, ENOMEM, "out of memory");
+	ret = fn_clone_http(clone, &req, &resp, err);
+	if (ret < 0 && err->code == EPIPE && !fn_clone_http_log(clone, &log, &log_err)) {
+		fprintf(stderr, "ember-fn: %s; the function's output:\n", resp.error);
+		write_out(stderr, log.out, log.out_len);
+		ret = 1;
+	} else if (!ret) {
+		write_out(stdout, resp.body, resp.body_len);
+		if (resp.status >= 400)
+			fprintf(stderr, "ember-fn: the function answered %d %s\n", resp.status,
+				resp.reason);
+		ret = resp.status >= 400;
+	}
+	agent_result_free(&log);
+	fn_http_resp_free(&resp);
+	return ret;
+}
+
+static int invoke_run(struct fn_clone *clone, const char *in, size_t len, struct ember_err *err)
+{
+	struct agent_result res = { 0 };
+	int ret = fn_clone_run(clone, in, len, &res, err);
+
+	if (ret < 0)
+		return ret;
+	write_out(stdout, res.out, res.out_len);
+	write_out(stderr, res.err, res.err_len);
+	ret = res.status;
+	agent_result_free(&res);
+	return ret;
+}
+
 static int invoke(struct cli *c)
 {
 	struct ember_err err = { 0 };
-	struct agent_result res = { 0 };
 	struct fn_snapshot snap;
 	struct fn_clone clone = { 0 };
 	size_t len;
@@ -229,7 +281,8 @@ static int invoke(struct cli *c)
 	if (!ret)
 		ret = fn_clone_start(&clone, &c->o, &snap, &err);
 	if (!ret)
-		ret = fn_clone_run(&clone, in, len, &res, &err);
+		ret = snap.http_port ? invoke_http(&clone, in, len, &err)
+				     : invoke_run(&clone, in, len, &err);
 	if (clone.t0) /* started, if only in part */
 		fn_clone_destroy(&clone);
 	free(in);
@@ -237,19 +290,17 @@ static int invoke(struct cli *c)
 		fprintf(stderr, "ember-fn: %s\n", err.msg);
 		return EXIT_OWN;
 	}
-	write_out(stdout, res.out, res.out_len);
-	write_out(stderr, res.err, res.err_len);
 	if (c->o.timings)
 		fn_timing_print(&clone);
-	ret = res.status;
-	agent_result_free(&res);
 	return ret;
 }
 
 static int prepare(struct cli *c)
 {
 	struct ember_err err = { 0 };
-	struct fn_source from = { .image = c->image, .handler = c->handler };
+	struct fn_source from = { .image = c->image,
+				  .handler = c->handler,
+				  .http_port = c->http_port };
 	char src[PATH_MAX], base[PATH_MAX], name[FN_NAME_MAX + 1];
 	const char *fn_name = c->name;
 
@@ -281,7 +332,7 @@ static int serve(struct cli *c)
 		fprintf(stderr, "ember-fn: serve needs --listen HOST:PORT or a socket path\n");
 		return 2;
 	}
-	if (fn_serve(&c->o, c->listen, c->max_vms, c->queue, &err) < 0) {
+	if (fn_serve(&c->o, c->listen, c->max_vms, c->queue, c->reuse, &err) < 0) {
 		fprintf(stderr, "ember-fn: %s\n", err.msg);
 		return EXIT_OWN;
 	}

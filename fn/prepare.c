@@ -161,6 +161,14 @@ static int read_payload(const char *path, char **data, size_t *len, struct ember
 	return *data ? 0 : err_set(err, ENOMEM, "out of memory");
 }
 
+/* The last 300 bytes of an output: where its error is. */
+static const char *tail_of(const char *out, size_t len)
+{
+	if (!out || !len)
+		return "(none)";
+	return len > 300 ? out + len - 300 : out;
+}
+
 static int warm_up(struct prep *p, const char *warmup_path, struct ember_err *err)
 {
 	struct agent_conn conn = { .fd = -1 };
@@ -183,6 +191,69 @@ static int warm_up(struct prep *p, const char *warmup_path, struct ember_err *er
 			      res.status, res.err_len ? res.err : res.out);
 	p->warmup_status = res.status;
 	agent_result_free(&res);
+	return ret;
+}
+
+/* --http: the server up and answering before the warm-up. */
+static int start_server(struct prep *p, struct ember_err *err)
+{
+	struct agent_conn conn = { .fd = -1 };
+	struct agent_result res = { 0 };
+	unsigned port = p->from->http_port;
+	int ret = agent_connect(&conn, p->vsock, AGENT_PORT, 10000, err);
+
+	if (!ret)
+		ret = agent_set_timeout(&conn, p->o->boot_timeout_ms + 10000, err);
+	if (!ret)
+		ret = agent_http_start(&conn, port, p->o->boot_timeout_ms, &res, err);
+	agent_close(&conn);
+	if (!ret && res.status == 124)
+		ret = err_set(err, ETIMEDOUT,
+			      "the function's server was not answering on port %u after %u ms; "
+			      "its output: %s",
+			      port, p->o->boot_timeout_ms, tail_of(res.out, res.out_len));
+	else if (!ret && res.status)
+		ret = err_set(err, EIO,
+			      "the function's server exited (status %d) before answering on port "
+			      "%u; its output: %s",
+			      res.status, port, tail_of(res.out, res.out_len));
+	agent_result_free(&res);
+	return ret;
+}
+
+/* The warm-up through the server: POST / with the payload, or GET /. */
+static int warm_up_http(struct prep *p, const char *warmup_path, struct ember_err *err)
+{
+	struct fn_http_req req = { .method = "GET", .target = "/" };
+	struct fn_http_resp resp;
+	struct agent_conn conn = { .fd = -1 };
+	char *in, *bytes = NULL;
+	size_t len = 0;
+	int ret = read_payload(warmup_path, &in, &req.body_len, err);
+
+	if (ret || fn_http_resp_init(&resp, false) < 0)
+		return ret ? ret : err_set(err, ENOMEM, "out of memory");
+	req.body = in;
+	if (warmup_path)
+		req.method = "POST";
+	ret = fn_http_build(&req, &bytes, &len, err);
+	if (!ret)
+		ret = agent_connect(&conn, p->vsock, AGENT_PORT, 10000, err);
+	if (!ret)
+		ret = agent_set_timeout(&conn, p->o->timeout_ms, err);
+	if (!ret)
+		ret = agent_proxy(&conn, p->from->http_port, err);
+	if (!ret)
+		ret = fn_http_exchange(conn.fd, bytes, len, &resp, err);
+	agent_close(&conn);
+	if (!ret && resp.status >= 500)
+		ret = err_set(err, EIO, "the warm-up request got %d: %s", resp.status,
+			      tail_of(resp.body, resp.body_len));
+	p->warmup_status = ret ? -1 : resp.status;
+	p->warmup_us = fn_now_us() - p->t0;
+	fn_http_resp_free(&resp);
+	free(bytes);
+	free(in);
 	return ret;
 }
 
@@ -218,6 +289,8 @@ static int write_meta(struct prep *p, struct ember_err *err)
 		      (json_int_t)(p->warmup_us - p->booted_us), "created", (json_int_t)time(NULL));
 	int ret;
 
+	if (j && p->from->http_port)
+		json_object_set_new(j, "http_port", json_integer(p->from->http_port));
 	snprintf(path, sizeof(path), "%.4000s/meta.json", p->gen);
 	ret = j ? json_dump_file(j, path, JSON_INDENT(2)) : -1;
 	json_decref(j);
@@ -276,7 +349,10 @@ static int steps(struct prep *p, const char *warmup_path, struct ember_err *err)
 	p->disk_us = fn_now_us() - p->t0;
 	if (boot(p, err) < 0)
 		return err_prefix(err, "booting the function's VM");
-	if (warm_up(p, warmup_path, err) < 0)
+	if (p->from->http_port && start_server(p, err) < 0)
+		return err_prefix(err, "starting the function's server");
+	if ((p->from->http_port ? warm_up_http(p, warmup_path, err)
+				: warm_up(p, warmup_path, err)) < 0)
 		return err_prefix(err, "warming up");
 	if (snapshot(p, err) < 0)
 		return err_prefix(err, "taking the snapshot");

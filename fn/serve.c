@@ -9,6 +9,12 @@
  *   503 overloaded                  504 no answer within --timeout
  *   500 the clone could not be started (ember's message)
  *   408 the request did not arrive whole within 10 s
+ * An HTTP function (prepare --http) takes any method on /fn/NAME and
+ * /fn/NAME/PATH: the clone's server gets METHOD /PATH?QUERY with the
+ * headers and body, and its status, headers and body come back; 502 with
+ * its output if it closes without a whole answer.
+ * --reuse N: a worker's clone serves up to N requests of one function in a
+ * row (a fresh VM each time is the default, and the isolation to expect).
  * GET /stats answers the counters as JSON. SIGINT/SIGTERM: stop accepting,
  * finish what was accepted, exit.
  */
@@ -41,13 +47,27 @@ struct job {
 	struct fn_snapshot snap;
 	char *body;
 	size_t body_len;
+	/* an HTTP function's request */
+	const char *method;
+	char target[HTTP_PATH_MAX + 1];
+	char *headers;
+	size_t headers_len;
 	struct job *next;
+};
+
+/* A worker's VM: none, a spare ember spawned ahead, or a restored clone
+ * kept for --reuse (with its own copy of the snapshot it came from). */
+struct slot {
+	enum { SLOT_NONE, SLOT_SPARE, SLOT_LIVE } state;
+	struct fn_clone c;
+	struct fn_snapshot snap;
+	unsigned used; /* requests the live clone has served */
 };
 
 struct server {
 	const struct fn_opts *o;
 	int lfd, epfd, sigfd;
-	unsigned max_vms, queue_max;
+	unsigned max_vms, queue_max, reuse;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct job *head, *tail;
@@ -133,37 +153,155 @@ static void answer(struct server *s, struct job *j, const struct fn_clone *c,
 	}
 }
 
-/* In the spare if there is one (a spare that fails is replaced at once). */
-static int start_clone(struct server *s, struct job *j, struct fn_clone *c, bool spare,
-		       struct ember_err *err)
+static void slot_drop(struct slot *w)
 {
-	if (spare) {
-		if (!fn_clone_restore(c, &j->snap, err))
-			return 0;
-		fn_clone_destroy(c);
-	}
-	return fn_clone_start(c, s->o, &j->snap, err);
+	if (w->state != SLOT_NONE)
+		fn_clone_destroy(&w->c);
+	w->state = SLOT_NONE;
 }
 
-static void run_job(struct server *s, struct job *j, struct fn_clone *c, bool spare)
+/* The job's clone: the live one again (--reuse), else a restore into the
+ * spare if there is one (a spare that fails is replaced at once). */
+static int slot_start(struct server *s, struct slot *w, const struct job *j, struct ember_err *err)
+{
+	int ret;
+
+	if (w->state == SLOT_LIVE && w->used < s->reuse && !strcmp(w->snap.dir, j->snap.dir)) {
+		fn_clone_again(&w->c);
+		return 0;
+	}
+	if (w->state == SLOT_LIVE)
+		slot_drop(w);
+	w->snap = j->snap;
+	w->used = 0;
+	ret = w->state == SLOT_SPARE ? fn_clone_restore(&w->c, &w->snap, err) : -1;
+	if (ret < 0) {
+		slot_drop(w);
+		ret = fn_clone_start(&w->c, s->o, &w->snap, err);
+	}
+	w->state = SLOT_LIVE;
+	return ret;
+}
+
+/* After a request: the clone goes unless it may serve another. Before the
+ * answer is sent, so a client that has it sees the VM gone. */
+static void slot_done(struct server *s, struct slot *w, bool ok)
+{
+	w->used++;
+	if (!ok || w->used >= s->reuse)
+		slot_drop(w);
+}
+
+static void fail_job(struct server *s, struct job *j, const struct ember_err *err)
+{
+	int status = err->code == ETIMEDOUT ? 504 : 500;
+
+	fprintf(stderr, "ember-fn: %s /fn/%s: %d %s\n", j->method, j->snap.name, status, err->msg);
+	respond_msg(j->fd, status, err->msg);
+	count(s, &s->failed);
+}
+
+static void run_stdin_job(struct server *s, struct job *j, struct slot *w)
 {
 	struct ember_err err = { 0 };
 	struct agent_result res = { 0 };
-	int ret = start_clone(s, j, c, spare, &err);
+	int ret = slot_start(s, w, j, &err);
 
 	if (!ret)
-		ret = fn_clone_run(c, j->body, j->body_len, &res, &err);
-	fn_clone_destroy(c);
-	if (ret < 0) {
-		int status = err.code == ETIMEDOUT ? 504 : 500;
-
-		fprintf(stderr, "ember-fn: POST /fn/%s: %d %s\n", j->snap.name, status, err.msg);
-		respond_msg(j->fd, status, err.msg);
-		count(s, &s->failed);
-	} else {
-		answer(s, j, c, &res);
-	}
+		ret = fn_clone_run(&w->c, j->body, j->body_len, &res, &err);
+	slot_done(s, w, ret == 0 && res.status == 0);
+	if (ret < 0)
+		fail_job(s, j, &err);
+	else
+		answer(s, j, &w->c, &res);
 	agent_result_free(&res);
+}
+
+/* The function's own answer, its framing ours: Content-Length, close. */
+static void respond_http(int fd, const struct fn_http_resp *r, const char *extra, bool head)
+{
+	bool no_body = head || r->status == 204 || r->status == 304 || r->status < 200;
+	char *lines = malloc(r->head_len + 1), line[512];
+	size_t n =
+	    lines ? fn_http_copy_headers(lines, r->head ? r->head : "", r->head_len, head) : 0;
+	int len = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", r->status,
+			   r->reason[0] ? r->reason : http_reason(r->status));
+
+	send_all(fd, line, (size_t)len);
+	send_all(fd, lines, n);
+	len = snprintf(line, sizeof(line), "%s", extra);
+	if (!no_body)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, "Content-Length: %zu\r\n",
+				r->body_len);
+	len += snprintf(line + len, sizeof(line) - (size_t)len, "Connection: close\r\n\r\n");
+	send_all(fd, line, (size_t)len);
+	if (!no_body)
+		send_all(fd, r->body, r->body_len);
+	free(lines);
+	close(fd);
+}
+
+/* The server closed mid-answer: 502 with what it printed. */
+static void respond_broken(struct server *s, struct job *j, struct slot *w,
+			   const struct ember_err *err)
+{
+	struct agent_result log = { 0 };
+	struct ember_err log_err = { 0 };
+	char msg[ERR_MSG_MAX + 64];
+	int n = snprintf(msg, sizeof(msg), "%s; the function's output:\n", err->msg);
+
+	if (fn_clone_http_log(&w->c, &log, &log_err) < 0)
+		snprintf(msg + n, sizeof(msg) - (size_t)n, "(unavailable: %s)\n", log_err.msg);
+	slot_drop(w);
+	fprintf(stderr, "ember-fn: %s /fn/%s: 502 %s\n", j->method, j->snap.name, err->msg);
+	respond(j->fd, 502, NULL, msg, strlen(msg), log.out, log.out_len);
+	count(s, &s->failed);
+	agent_result_free(&log);
+}
+
+static void timing_headers(const struct fn_clone *c, char *out, size_t size)
+{
+	snprintf(out, size,
+		 "X-Ember-Mode: %s%s\r\nX-Ember-Restore-Us: %llu\r\nX-Ember-Total-Us: %llu\r\n",
+		 c->t.mode, c->t.pooled ? ", pooled" : "",
+		 (unsigned long long)(c->t.load - c->t.api_ready), (unsigned long long)c->t.answer);
+}
+
+static void run_http_job(struct server *s, struct job *j, struct slot *w)
+{
+	struct fn_http_req req = { .method = j->method,
+				   .target = j->target,
+				   .headers = j->headers,
+				   .headers_len = j->headers_len,
+				   .body = j->body,
+				   .body_len = j->body_len };
+	bool head = !strcmp(j->method, "HEAD");
+	struct ember_err err = { 0 };
+	struct fn_http_resp resp;
+	char extra[256];
+	int ret = fn_http_resp_init(&resp, head) < 0 ? err_set(&err, ENOMEM, "out of memory") : 0;
+	bool broken = false;
+
+	if (!ret)
+		ret = slot_start(s, w, j, &err);
+	if (!ret) {
+		ret = fn_clone_http(&w->c, &req, &resp, &err);
+		/* closed early, not HTTP, or no server listening any more */
+		broken = ret < 0 &&
+			 (err.code == EPIPE || err.code == EPROTO || err.code == ECONNREFUSED);
+	}
+	if (broken) {
+		respond_broken(s, j, w, &err);
+	} else if (ret < 0) {
+		slot_done(s, w, false);
+		fail_job(s, j, &err);
+	} else {
+		timing_headers(&w->c, extra, sizeof(extra));
+		slot_done(s, w, true);
+		respond_http(j->fd, &resp, extra, head);
+		count(s, resp.status >= 500 ? &s->failed : &s->served);
+	}
+	fn_http_resp_free(&resp);
 }
 
 static struct job *take_job(struct server *s)
@@ -185,35 +323,41 @@ static struct job *take_job(struct server *s)
 	return j;
 }
 
+static void job_free(struct job *j)
+{
+	free(j->body);
+	free(j->headers);
+	free(j);
+}
+
 /* Each worker spawns its next ember while it waits (--no-pool: not), so a
  * request only restores: exec and API start-up are off its path. */
 static void *worker(void *arg)
 {
 	struct server *s = arg;
+	struct slot w = { .state = SLOT_NONE };
 	struct ember_err err;
-	struct fn_clone c;
-	bool spare = false;
 	struct job *j;
 
 	for (;;) {
-		if (s->o->pool && !spare) {
-			spare = fn_clone_spawn(&c, s->o, &err) == 0;
-			if (!spare)
-				fn_clone_destroy(&c);
+		if (s->o->pool && w.state == SLOT_NONE) {
+			w.state = fn_clone_spawn(&w.c, s->o, &err) == 0 ? SLOT_SPARE : SLOT_NONE;
+			if (w.state == SLOT_NONE)
+				fn_clone_destroy(&w.c);
 		}
 		j = take_job(s);
 		if (!j)
 			break;
-		run_job(s, j, &c, spare);
-		spare = false;
-		free(j->body);
-		free(j);
+		if (j->snap.http_port)
+			run_http_job(s, j, &w);
+		else
+			run_stdin_job(s, j, &w);
+		job_free(j);
 		pthread_mutex_lock(&s->lock);
 		s->running--;
 		pthread_mutex_unlock(&s->lock);
 	}
-	if (spare)
-		fn_clone_destroy(&c);
+	slot_drop(&w);
 	return NULL;
 }
 
@@ -255,33 +399,67 @@ static void stats(struct server *s, int fd)
 	respond(fd, 200, "Content-Type: application/json\r\n", body, (size_t)n, NULL, 0);
 }
 
+/* /fn/NAME[/PATH][?QUERY]: NAME, and the target its server gets. */
+static int split_target(const char *path, char *name, size_t size, char *target, size_t tsize)
+{
+	size_t len = strcspn(path + 4, "/?");
+
+	if (strncmp(path, "/fn/", 4) || !len || len >= size)
+		return -1;
+	snprintf(name, size, "%.*s", (int)len, path + 4);
+	snprintf(target, tsize, "%s%s", path[4 + len] == '/' ? "" : "/", path + 4 + len);
+	return 0;
+}
+
+/* What the function's kind allows; the job takes the request's parts. */
+static int fill_job(struct job *j, struct http_request *req)
+{
+	if (!j->snap.http_port && req->verb != HTTP_VERB_POST)
+		return 405;
+	if (!j->snap.http_port && strcmp(j->target, "/"))
+		return 404;
+	j->method = req->method;
+	j->body = req->body;
+	j->body_len = req->body_len;
+	j->headers = req->headers;
+	j->headers_len = req->headers_len;
+	req->body = req->headers = NULL;
+	return 0;
+}
+
 /* A complete request: the fd goes to a worker, or is answered here. */
 static void dispatch(struct server *s, int fd, struct http_request *req)
 {
 	struct ember_err err = { 0 };
+	char name[FN_NAME_MAX + 2];
 	struct job *j;
+	int status;
 
 	if (req->verb == HTTP_VERB_GET && !strcmp(req->path, "/stats"))
 		return stats(s, fd);
-	if (strncmp(req->path, "/fn/", 4) || strchr(req->path + 4, '/'))
-		return respond_msg(fd, 404, "no such endpoint: POST /fn/NAME runs function NAME");
-	if (req->verb != HTTP_VERB_POST)
-		return respond_msg(fd, 405, "functions are invoked with POST");
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return respond_msg(fd, 500, "out of memory");
-	if (fn_store_lookup(s->o->store, req->path + 4, &j->snap, &err) < 0) {
+	if (split_target(req->path, name, sizeof(name), j->target, sizeof(j->target)) < 0) {
+		free(j);
+		return respond_msg(fd, 404, "no such endpoint: POST /fn/NAME runs function NAME");
+	}
+	if (fn_store_lookup(s->o->store, name, &j->snap, &err) < 0) {
 		count(s, &s->unknown);
 		free(j);
 		return respond_msg(fd, err.code == ENOENT ? 404 : 400, err.msg);
 	}
-	j->fd = fd;
-	j->body = req->body;
-	j->body_len = req->body_len;
-	req->body = NULL;
-	if (!enqueue(s, j)) {
-		free(j->body);
+	status = fill_job(j, req);
+	if (status) {
 		free(j);
+		return respond_msg(fd, status,
+				   status == 405 ? "functions are invoked with POST"
+						 : "no such endpoint: POST /fn/NAME "
+						   "runs function NAME");
+	}
+	j->fd = fd;
+	if (!enqueue(s, j)) {
+		job_free(j);
 		respond_msg(fd, 503, "overloaded: every VM is busy and the queue is full");
 	}
 }
@@ -342,7 +520,8 @@ static void client_accept(struct server *s)
 		close(fd); /* too many half-sent requests: this one waits its turn */
 		return;
 	}
-	c->http.allow_post = true;
+	c->http.allow_any_method = true; /* HTTP functions take them all */
+	c->http.keep_headers = true;
 	c->fd = fd;
 	c->since_us = fn_now_us();
 	c->next = s->clients;
@@ -491,11 +670,15 @@ static void drain(struct server *s)
 }
 
 int fn_serve(const struct fn_opts *o, const char *listen_addr, unsigned max_vms, unsigned queue,
-	     struct ember_err *err)
+	     unsigned reuse, struct ember_err *err)
 {
-	struct server s = {
-		.o = o, .lfd = -1, .epfd = -1, .sigfd = -1, .max_vms = max_vms, .queue_max = queue
-	};
+	struct server s = { .o = o,
+			    .lfd = -1,
+			    .epfd = -1,
+			    .sigfd = -1,
+			    .max_vms = max_vms,
+			    .queue_max = queue,
+			    .reuse = reuse ? reuse : 1 };
 	int ret;
 
 	pthread_mutex_init(&s.lock, NULL);
@@ -504,8 +687,9 @@ int fn_serve(const struct fn_opts *o, const char *listen_addr, unsigned max_vms,
 	if (!ret)
 		ret = start_workers(&s, err);
 	if (!ret) {
-		fprintf(stderr, "ember-fn: serving %s on %s (%u VMs at once, %u queued)\n",
-			o->store, listen_addr, max_vms, queue);
+		fprintf(stderr, "ember-fn: serving %s on %s (%u VMs at once, %u queued%s)\n",
+			o->store, listen_addr, max_vms, queue,
+			s.reuse > 1 ? ", clones reused: weaker isolation" : "");
 		loop(&s);
 		fprintf(stderr, "ember-fn: stopping: finishing %u running and %u queued requests\n",
 			s.running, s.queued);

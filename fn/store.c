@@ -49,6 +49,27 @@ static int mkdir_p(const char *path, struct ember_err *err)
 	return 0;
 }
 
+/* What prepare recorded beside the snapshot that a request needs. */
+static int read_meta(struct fn_snapshot *s, struct ember_err *err)
+{
+	char path[PATH_MAX];
+	json_int_t port = 0;
+	json_error_t jerr;
+	json_t *meta;
+
+	snprintf(path, sizeof(path), "%.4000s/meta.json", s->dir);
+	meta = json_load_file(path, 0, &jerr);
+	if (!meta)
+		return err_set(err, EINVAL, "function \"%s\": %s: %s", s->name, path, jerr.text);
+	if (json_unpack(meta, "{s?I}", "http_port", &port) < 0 || port < 0 || port > 65535) {
+		json_decref(meta);
+		return err_set(err, EINVAL, "function \"%s\": %s: bad http_port", s->name, path);
+	}
+	json_decref(meta);
+	s->http_port = (unsigned)port;
+	return 0;
+}
+
 int fn_store_lookup(const char *store, const char *name, struct fn_snapshot *s,
 		    struct ember_err *err)
 {
@@ -70,7 +91,7 @@ int fn_store_lookup(const char *store, const char *name, struct fn_snapshot *s,
 		return err_set(err, ENOENT, "function \"%s\": its snapshot in %s is incomplete",
 			       name, s->dir);
 	s->mem_size = (uint64_t)st.st_size;
-	return 0;
+	return read_meta(s, err);
 }
 
 int fn_store_new_generation(const char *store, const char *name, char *dir, size_t size,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ctr.h"
+#include "fn_http.h"
 #include "fn_image.h"
 #include "io.h"
 
@@ -229,6 +230,7 @@ static int request(int fd)
 	char line[LINE_MAX_], name[LINE_MAX_], extra;
 	struct buf in = { 0 };
 	unsigned long len;
+	unsigned port, ms;
 	int r = read_line(fd, line), ret;
 
 	if (r <= 0)
@@ -243,9 +245,19 @@ static int request(int fd)
 		ctr_serve(fd, line[0] == 'E', len);
 		return 0;
 	}
+	/* An HTTP function's server (fn_http.c). */
+	if (sscanf(line, "HTTP START %u %u%c", &port, &ms, &extra) == 2)
+		return fn_http_start(fd, port, ms) < 0 ? 0 : 1;
+	if (!strcmp(line, "HTTP LOG"))
+		return fn_http_log(fd) < 0 ? 0 : 1;
+	if (sscanf(line, "PROXY %u%c", &port, &extra) == 1) {
+		fn_http_proxy(fd, port);
+		return 0;
+	}
 	if (sscanf(line, "RUN %255s %lu%c", name, &len, &extra) != 2 || len > DATA_MAX) {
 		/* what follows cannot be framed: answer and end the connection */
-		reply_error(fd, "bad request: expected RUN <name> <length> (at most 64 MiB)");
+		reply_error(fd, "bad request: expected RUN <name> <length> (at most 64 MiB), "
+				"HTTP START <port> <ms>, HTTP LOG or PROXY <port>");
 		return 0;
 	}
 	if (len && ((in.p = malloc(len)) == NULL || io_read_exact(fd, in.p, len) < 0)) {

@@ -2,6 +2,7 @@
 /* ember-init: the guest's PID 1. Mounts, reports readiness, runs ember.cmd. */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,6 +127,22 @@ static void parse_cmdline(struct init_args *args)
 		args->fndisk = take_value(v);
 }
 
+/* The loopback interface up: a function may be a server on 127.0.0.1. */
+static void loopback_up(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			say("lo: %s", strerror(errno));
+	}
+	close(s);
+}
+
 static pid_t start_agent(void)
 {
 	pid_t pid = fork();
@@ -206,6 +225,7 @@ int main(void)
 	    mount(args.fndisk, "/fn", "ext4", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 		say("mount %s on /fn: %s", args.fndisk, strerror(errno));
 
+	loopback_up();
 	say("ready");
 	if (args.boottimer)
 		signal_boot_timer();

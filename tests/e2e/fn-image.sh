@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # End-to-end: ember-fn prepares functions from container images built here
 # (no registry) and runs each request in a fresh clone: a busybox image
-# (podman import) through an oci-archive (podman save), its CMD, ENV and
-# WORKDIR honoured, and from podman's store with --handler in their place;
-# a Python function (Debian's python3, an OCI layout) invoked 20
-# times, each in a fresh VM; bad references and images.
+# (podman import) through an oci-archive and a docker-archive (podman
+# save), its CMD, ENV and WORKDIR honoured, and from podman's store with
+# --handler in their place; a Python and a Node.js function (Debian's
+# python3 and nodejs, OCI layouts) invoked 20 times each, each in a fresh
+# VM; bad references and images.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -30,21 +31,6 @@ PODMAN=(podman --storage-driver vfs --events-backend none --cgroup-manager cgrou
 	--network-config-dir "$W/net")
 STORAGE="containers-storage:[vfs@/var/lib/containers/storage+/run/containers/storage]"
 efn() { timeout 600 "$fn" "$@" --store "$store"; }
-# ticking CMD...: CMD, with a line a minute while it runs (an image's
-# prepare copies, unpacks and formats its root: minutes in the test host,
-# whose watchdog wants output)
-exec 9>&1
-ticking() {
-	local p s=0
-	"$@" &
-	p=$!
-	while kill -0 "$p" 2>/dev/null; do
-		sleep 1
-		s=$((s + 1))
-		((s % 60)) || echo "    (still preparing: $s s)" >&9
-	done
-	wait "$p"
-}
 
 # A busybox image with a CMD, ENV and WORKDIR, as an oci-archive.
 cp /bin/busybox "$W/bb/bin/"
@@ -64,6 +50,13 @@ out=$(echo world | efn invoke fn-bb 2>"$E2E_TMP/bb-inv.err") || rc=$?
 expect bb "the image's CMD answers, with its ENV and WORKDIR" \
 	bash -c "[ $rc = 0 ] && [ '$out' = 'bar /bin world' ]"
 
+"${PODMAN[@]}" save -q --format docker-archive -o "$W/fn-bb-docker.tar" localhost/fn-bb
+rc=0
+efn prepare --image "docker-archive:$W/fn-bb-docker.tar" --name bbd >/dev/null 2>"$E2E_TMP/bbd.err" || rc=$?
+out=$(echo docker | efn invoke bbd 2>>"$E2E_TMP/bbd.err") || rc=$?
+expect bbd "docker-archive:FILE (podman save's Docker format): the same CMD, ENV and WORKDIR" \
+	bash -c "[ $rc = 0 ] && [ '$out' = 'bar /bin docker' ]"
+
 rc=0
 efn prepare --image "${STORAGE}localhost/fn-bb" --name bbh --handler 'echo "handler: $(cat)"' \
 	>/dev/null 2>"$E2E_TMP/bbh.err" || rc=$?
@@ -71,36 +64,41 @@ out=$(echo x | efn invoke bbh 2>>"$E2E_TMP/bbh.err") || rc=$?
 expect bbh "containers-storage:NAME, with --handler CMD in the image's place (its /bin/sh)" \
 	bash -c "[ $rc = 0 ] && [ '$out' = 'handler: x' ]"
 
-# The Python function: Debian minbase with python3 and the handler,
-# an OCI layout made on the host by tests/images/fn-python (umoci).
-py=${EMBER_FN_PYTHON:-}
-if [ -z "$py" ] || [ ! -s "$py/index.json" ]; then
-	fail "the Python image: EMBER_FN_PYTHON names no OCI layout (make kvm-test builds it with tests/images/fn-python)"
-else
+# The Python and Node.js functions: Debian minbase with python3 or nodejs
+# and the handler, OCI layouts made on the host by tests/images/fn-lang
+# (umoci). lang_function NAME LAYOUT WHAT
+lang_function() {
+	local name=$1 layout=$2 what=$3 bad=0 t0 i out
+	if [ -z "$layout" ] || [ ! -s "$layout/index.json" ]; then
+		fail "the $what image: no OCI layout (make kvm-test builds it with tests/images/fn-lang)"
+		return
+	fi
 	rc=0
-	ticking efn prepare --image "oci:$py:fn" --name py >/dev/null 2>"$E2E_TMP/py.err" || rc=$?
-	echo "    ($(tail -1 "$E2E_TMP/py.err"))"
-	expect py "prepare --image oci:DIR:TAG (a Python function)" \
-		bash -c "[ $rc = 0 ] && [ -s $store/py/current/snap.state ]"
+	ticking efn prepare --image "oci:$layout:fn" --name "$name" >/dev/null 2>"$E2E_TMP/$name.err" || rc=$?
+	echo "    ($(tail -1 "$E2E_TMP/$name.err"))"
+	expect "$name" "prepare --image oci:DIR:TAG (a $what function)" \
+		bash -c "[ $rc = 0 ] && [ -s $store/$name/current/snap.state ]"
 	# File restores without the working-set recording: under the test host's
-	# emulation, recording a Python start page by page through the Uffd
+	# emulation, recording a runtime's start page by page through the Uffd
 	# pager outlasts a request's timeout (perf/bench measures that path).
-	bad=0
 	t0=$(date +%s%N)
 	for i in $(seq 1 20); do
 		rc=0
-		out=$(echo "{\"name\": \"Ember!\", \"n\": $i}" | efn invoke py --no-prefetch 2>>"$E2E_TMP/py20.err") || rc=$?
+		out=$(echo "{\"name\": \"Ember!\", \"n\": $i}" |
+			efn invoke "$name" --no-prefetch 2>>"$E2E_TMP/${name}20.err") || rc=$?
 		# (jq 1.6 -e passes on empty input: the answer must be there)
 		[ "$rc" = 0 ] && [ -n "$out" ] &&
 			echo "$out" | jq -en --argjson n "$i" 'input | .hello == "ember" and .n == $n and .cwd == "/app" and
 				.env == "image" and .b64 == "ZW1iZXI=" and .year_ok' >/dev/null 2>&1 ||
-			{ bad=$((bad + 1)); echo "request $i: rc=$rc out=$out" >>"$E2E_TMP/py20.err"; }
+			{ bad=$((bad + 1)); echo "request $i: rc=$rc out=$out" >>"$E2E_TMP/${name}20.err"; }
 		((i % 5)) || echo "    ($i of 20 invokes, $bad failed)"
 	done
-	echo "    (20 Python invokes in $((($(date +%s%N) - t0) / 1000000)) ms)"
-	expect py20 "20 Python invokes: JSON answers, each in a fresh VM (no marker of an earlier one)" \
+	echo "    (20 $what invokes in $((($(date +%s%N) - t0) / 1000000)) ms)"
+	expect "${name}20" "20 $what invokes: JSON answers, each in a fresh VM (no marker of an earlier one)" \
 		bash -c "[ $bad = 0 ]"
-fi
+}
+lang_function py "${EMBER_FN_PYTHON:-}" Python
+lang_function node "${EMBER_FN_NODE:-}" Node.js
 
 # Bad references and images: 125, a message, nothing left in the store.
 rc=0

@@ -7,12 +7,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-fn=$(dirname "$EMBER")/ember-fn
-[ -x "$fn" ] || { echo "FAIL: $fn is not built (make all)"; exit 1; }
-store=$E2E_TMP/store
-pids=()
+fn_e2e_setup
 rc=0
-trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$E2E_TMP"' EXIT
 efn() { timeout 300 "$fn" "$@" --store "$store"; }
 
 # prepare: the disk, a boot, the warm-up request, the snapshot.

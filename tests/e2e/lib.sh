@@ -92,6 +92,44 @@ run_ember() {
 	set -e
 }
 
+# The ember-fn scripts: $fn, a $store, and $pids killed when the script ends.
+fn_e2e_setup() {
+	fn=$(dirname "$EMBER")/ember-fn
+	[ -x "$fn" ] || { echo "FAIL: $fn is not built (make all)"; exit 1; }
+	store=$E2E_TMP/store
+	pids=()
+	trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$E2E_TMP"' EXIT
+}
+
+# ticking CMD...: CMD, with a line a minute on the script's stdout while it
+# runs, however CMD's own output is redirected (an image's prepare copies,
+# unpacks and formats its root: minutes in the test host, whose watchdog
+# wants output)
+exec 9>&1
+ticking() {
+	local p s=0
+	"$@" &
+	p=$!
+	while kill -0 "$p" 2>/dev/null; do
+		sleep 1
+		s=$((s + 1))
+		((s % 60)) || echo "    (still running: $s s)" >&9
+	done
+	wait "$p"
+}
+
+# wait_http URL PID SECONDS: until URL answers, or PID is gone (1), or
+# SECONDS have passed (1).
+wait_http() {
+	local url=$1 pid=$2 i
+	for ((i = 0; i < $3 * 10; i++)); do
+		curl -sf --max-time 5 "$url" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 pass() {
 	passes=$((passes + 1))
 	echo "PASS: $1"

@@ -152,6 +152,61 @@ Test(agent_invoke, refuses_a_name_that_breaks_the_header_and_sends_nothing)
 	cr_assert_eq(sent(buf, sizeof(buf)), 0);
 }
 
+Test(agent_invoke, http_start_asks_for_the_port_and_reads_the_outcome)
+{
+	char buf[128];
+
+	answer("OK 0 0 0\n", strlen("OK 0 0 0\n"));
+	cr_assert_eq(agent_http_start(&conn, 8080, 30000, &res, &err), 0, "%s", err.msg);
+	cr_assert_eq(res.status, 0, "the server answers");
+	sent(buf, sizeof(buf));
+	cr_assert_str_eq(buf, "HTTP START 8080 30000\n");
+}
+
+Test(agent_invoke, http_start_of_a_server_that_died_brings_its_output)
+{
+	answer("OK 3 12 0\nbind failed\n", strlen("OK 3 12 0\nbind failed\n"));
+	cr_assert_eq(agent_http_start(&conn, 80, 1000, &res, &err), 0, "%s", err.msg);
+	cr_assert_eq(res.status, 3);
+	cr_assert_str_eq(res.out, "bind failed\n");
+}
+
+Test(agent_invoke, http_log_reads_the_output)
+{
+	char buf[64];
+
+	answer("OK 1 5 0\noops\n", strlen("OK 1 5 0\noops\n"));
+	cr_assert_eq(agent_http_log(&conn, &res, &err), 0, "%s", err.msg);
+	cr_assert_eq(res.status, 1, "the server is gone");
+	cr_assert_str_eq(res.out, "oops\n");
+	sent(buf, sizeof(buf));
+	cr_assert_str_eq(buf, "HTTP LOG\n");
+}
+
+Test(agent_invoke, proxy_wants_ok_then_the_connection_is_the_servers)
+{
+	char buf[64];
+
+	answer("OK\nHTTP/1.1 200 OK\r\n", strlen("OK\nHTTP/1.1 200 OK\r\n"));
+	cr_assert_eq(agent_proxy(&conn, 8080, &err), 0, "%s", err.msg);
+	sent(buf, sizeof(buf));
+	cr_assert_str_eq(buf, "PROXY 8080\n");
+	cr_assert_eq(read(conn.fd, buf, 17), 17, "the server's bytes follow, unread");
+	cr_assert_eq(memcmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
+}
+
+Test(agent_invoke, proxy_passes_a_refusal_up)
+{
+	answer("ERR cannot connect to the function's port 81: Connection refused\n",
+	       strlen("ERR cannot connect to the function's port 81: Connection refused\n"));
+	cr_assert_eq(agent_proxy(&conn, 81, &err), -ECONNREFUSED);
+	cr_assert(strstr(err.msg, "port 81"), "%s", err.msg);
+	teardown();
+	setup();
+	answer("what\n", strlen("what\n"));
+	cr_assert_eq(agent_proxy(&conn, 81, &err), -EPROTO);
+}
+
 Test(agent_invoke, stop_sends_stop_and_wants_ok)
 {
 	char buf[16];

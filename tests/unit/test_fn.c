@@ -42,6 +42,26 @@ static void touch(const char *gen, const char *file, size_t size)
 	fclose(f);
 }
 
+static void write_file(const char *gen, const char *file, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", gen, file);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* What prepare leaves in a generation: state, memory, meta.json. */
+static void snapshot_files(const char *gen, size_t mem, const char *meta)
+{
+	touch(gen, "snap.state", 100);
+	touch(gen, "snap.mem", mem);
+	write_file(gen, "meta.json", meta);
+}
+
 TestSuite(fn_store, .init = setup, .fini = teardown);
 
 Test(fn_store, function_names)
@@ -70,23 +90,40 @@ Test(fn_store, a_published_generation_is_found_and_replaces_the_last)
 	cr_assert_eq(fn_store_lookup(dir, "f", &s, &err), -ENOENT);
 	cr_assert(strstr(err.msg, "no function \"f\""), "%s", err.msg);
 	cr_assert_eq(fn_store_new_generation(dir, "f", gen1, sizeof(gen1), &err), 0, "%s", err.msg);
-	touch(gen1, "snap.state", 100);
-	touch(gen1, "snap.mem", 1 << 20);
+	snapshot_files(gen1, 1 << 20, "{\"name\": \"f\"}");
 	cr_assert_eq(fn_store_publish(dir, "f", gen1, &err), 0, "%s", err.msg);
 	cr_assert_eq(fn_store_lookup(dir, "f", &s, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(s.dir, gen1);
 	cr_assert_eq(s.mem_size, 1 << 20);
 	cr_assert(strstr(s.ws, "/ws.pages"));
+	cr_assert_eq(s.http_port, 0, "a stdin function");
 
 	cr_assert_eq(fn_store_new_generation(dir, "f", gen2, sizeof(gen2), &err), 0);
 	cr_assert_str_neq(gen1, gen2);
-	touch(gen2, "snap.state", 100);
-	touch(gen2, "snap.mem", 2 << 20);
+	snapshot_files(gen2, 2 << 20, "{\"name\": \"f\", \"http_port\": 8080}");
 	cr_assert_eq(fn_store_publish(dir, "f", gen2, &err), 0, "%s", err.msg);
 	cr_assert_eq(fn_store_lookup(dir, "f", &s, &err), 0);
 	cr_assert_str_eq(s.dir, gen2);
 	cr_assert_eq(s.mem_size, 2 << 20);
+	cr_assert_eq(s.http_port, 8080, "an HTTP function's port from meta.json");
 	cr_assert_eq(access(gen1, F_OK), -1, "the older generation is gone");
+}
+
+Test(fn_store, a_bad_meta_json_is_refused_naming_it)
+{
+	static const char *const bad[] = { "{\"http_port\": 70000}", "{\"http_port\": \"80\"}",
+					   "{\"http_port\": -1}", "not json", "" };
+	char gen[PATH_MAX];
+	struct ember_err err = { 0 };
+	struct fn_snapshot s;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(fn_store_new_generation(dir, "m", gen, sizeof(gen), &err), 0);
+		snapshot_files(gen, 4096, bad[i]);
+		cr_assert_eq(fn_store_publish(dir, "m", gen, &err), 0);
+		cr_assert_eq(fn_store_lookup(dir, "m", &s, &err), -EINVAL, "%s", bad[i]);
+		cr_assert(strstr(err.msg, "meta.json"), "%s", err.msg);
+	}
 }
 
 Test(fn_store, an_incomplete_snapshot_is_not_served)
@@ -325,14 +362,10 @@ Test(fn_image, nothing_to_run_or_a_malformed_process_is_refused)
 /* A layout as skopeo writes it: index, manifest and config blobs. */
 static void layout_blob(const char *hex, const char *text)
 {
-	char path[PATH_MAX];
-	FILE *f;
+	char blobs[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/blobs/sha256/%s", dir, hex);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
+	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", dir);
+	write_file(blobs, hex, text);
 }
 
 Test(fn_image, the_layout_says_whether_the_image_has_a_command)

@@ -45,7 +45,11 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-/* argv from string literals (the parser takes main's char **). */
+/* argv from string literals (the parser takes main's char **), freed
+ * after each test of the suite. */
+static char **made[8];
+static int nmade;
+
 static char **av(int n, ...)
 {
 	char **a = calloc((size_t)n + 1, sizeof(char *));
@@ -55,8 +59,21 @@ static char **av(int n, ...)
 	for (int i = 0; i < n; i++)
 		a[i] = strdup(va_arg(ap, const char *));
 	va_end(ap);
+	cr_assert_lt(nmade, 8);
+	made[nmade++] = a;
 	return a;
 }
+
+static void av_free(void)
+{
+	for (; nmade > 0; nmade--) {
+		for (char **p = made[nmade - 1]; *p; p++)
+			free(*p);
+		free(made[nmade - 1]);
+	}
+}
+
+TestSuite(oci_cli, .fini = av_free);
 
 /* ---- flags ---- */
 
