@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +17,13 @@
 #include <unistd.h>
 
 #include "api_client.h"
+#include "ember_disk.h"
 #include "fn.h"
 
-#define AGENT_READY    "ember-agent: listening"
-#define WARMUP_MAX     (16u << 20)
-#define SNAPSHOT_MS    120000
-#define MKFS_SLACK_KIB 1024
+#define AGENT_READY   "ember-agent: listening"
+#define WARMUP_MAX    (16u << 20)
+#define SNAPSHOT_MS   120000
+#define MKFS_ROOM_MIN (1u << 20)
 
 struct prep {
 	const struct fn_opts *o;
@@ -35,17 +35,6 @@ struct prep {
 	uint64_t t0, disk_us, booted_us, warmup_us; /* from t0 */
 	int warmup_status;
 };
-
-static uint64_t tree_bytes;
-
-static int add_size(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)path;
-	(void)flag;
-	(void)ftw;
-	tree_bytes += ((uint64_t)st->st_size + 4095) / 4096 * 4096 + 4096;
-	return 0;
-}
 
 static int check_source(const char *src, struct ember_err *err)
 {
@@ -60,38 +49,14 @@ static int check_source(const char *src, struct ember_err *err)
 	return 0;
 }
 
-/* mkfs.ext4 -d: the directory's tree in a fresh image, root-owned. */
+/* The function's tree as a read-only ext4 disk (as ember-oci builds a
+ * container's root), a quarter of free room at least 1 MiB. */
 static int build_disk(struct prep *p, struct ember_err *err)
 {
-	char img[PATH_MAX], size[32], log[PATH_MAX];
-	const char *argv[] = {
-		"mkfs.ext4",      "-q", "-F",   "-L", "fn", "-O", "^has_journal", "-E",
-		"root_owner=0:0", "-d", p->src, img,  size, NULL
-	};
-	int status;
-	pid_t pid;
+	char img[PATH_MAX];
 
-	tree_bytes = 0;
-	if (nftw(p->src, add_size, 16, FTW_PHYS) < 0)
-		return err_errno(err, "cannot read %s", p->src);
 	snprintf(img, sizeof(img), "%.4000s/fn.ext4", p->gen);
-	snprintf(size, sizeof(size), "%lluk",
-		 (unsigned long long)(tree_bytes / 1024 * 5 / 4 + MKFS_SLACK_KIB));
-	snprintf(log, sizeof(log), "%.4000s/mkfs.log", p->gen);
-	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
-	if (ember_proc_spawn(argv, log, false, &pid, err) < 0)
-		return -err->code;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		char tail[400];
-
-		ember_proc_log_tail(log, tail, sizeof(tail));
-		return err_set(err, EIO, "mkfs.ext4 -d %s failed: %s", p->src,
-			       tail[0] ? tail : "(no output; is e2fsprogs installed?)");
-	}
-	unlink(log);
-	return 0;
+	return ember_disk_from_dir(p->src, img, 25, MKFS_ROOM_MIN, NULL, err);
 }
 
 static int write_config(struct prep *p, const char *path, struct ember_err *err)

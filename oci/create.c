@@ -19,9 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ember_disk.h"
 #include "oci.h"
 
 #define REPORT_MS 300000 /* podman gives create 240 s */
+/* The root's free room: as much as the files take, at least 1 GiB (sparse). */
+#define ROOT_ROOM (1ull << 30)
 
 struct create_opts {
 	const char *id, *bundle, *pid_file, *console_socket;
@@ -165,7 +168,7 @@ static int create_in(const struct oci_globals *g, struct oci_state *st, struct o
 	if (!ret)
 		ret = oci_net_setup(&net, st->iface, sizeof(st->iface), err);
 	if (!ret)
-		ret = oci_rootfs_image(spec->rootfs, image, &sectors, err);
+		ret = ember_disk_from_dir(spec->rootfs, image, 100, ROOT_ROOM, &sectors, err);
 	if (!ret)
 		ret = oci_guest_request(spec, st->id, "/dev/vda", sectors, net, &request, err);
 	if (!ret)

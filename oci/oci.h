@@ -117,11 +117,6 @@ int oci_guest_request(const struct oci_spec *s, const char *id, const char *devi
 /* EXEC's JSON for `process`. */
 int oci_guest_exec_request(const char *id, json_t *process, char **out, struct ember_err *err);
 
-/* ---- rootfs.c ---- */
-/* An ext4 image of the directory `dir` at `image` (sparse; sized to fit
- * with room to write); its size in 512-byte sectors. */
-int oci_rootfs_image(const char *dir, const char *image, uint64_t *sectors, struct ember_err *err);
-
 /* ---- state.c: a container's directory under --root ---- */
 enum oci_status { OCI_CREATING, OCI_CREATED, OCI_RUNNING, OCI_PAUSED, OCI_STOPPED };
 struct oci_state {

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The container's root file system for the VM: an ext4 image of the
- * directory the engine prepared (root.path), made by e2fsprogs' mkfs.ext4
- * -d. Sparse, sized with room for the container's writes, no journal (the
- * image dies with the container, so there is nothing to recover), lazy
- * inode tables: its cost is what the files themselves take.
+ * A directory's tree as an ext4 image for a VM's drive, made by e2fsprogs'
+ * mkfs.ext4 -d: a container's root (ember-oci, from the directory the
+ * engine prepared) and a function's disk (ember-fn, from its directory or
+ * an unpacked image). Sparse, sized with the room asked for, no journal
+ * (the image is rebuilt, never recovered), lazy inode tables: its cost is
+ * what the files themselves take. Ownership and modes are the tree's; the
+ * root directory is root's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,9 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "oci.h"
+#include "ember_disk.h"
 
-#define ROOM_MIN  (1ull << 30) /* free space at least, sparse */
 #define DEPTH_MAX 64
 
 extern char **environ;
@@ -79,9 +80,22 @@ static int run_mkfs(const char *dir, const char *image, uint64_t size, uint64_t 
 	snprintf(sz, sizeof(sz), "%lluk", (unsigned long long)(size >> 10));
 	snprintf(ino, sizeof(ino), "%llu", (unsigned long long)inodes);
 	snprintf(log, sizeof(log), "%s.log", image);
-	const char *argv[] = { mkfs, "-q",  "-F", "-O", "^has_journal",       "-m",
-			       "0",  "-N",  ino,  "-E", "lazy_itable_init=1", "-d",
-			       dir,  image, sz,   NULL };
+	const char *argv[] = { mkfs,
+			       "-q",
+			       "-F",
+			       "-O",
+			       "^has_journal",
+			       "-m",
+			       "0",
+			       "-N",
+			       ino,
+			       "-E",
+			       "lazy_itable_init=1,root_owner=0:0",
+			       "-d",
+			       dir,
+			       image,
+			       sz,
+			       NULL };
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
@@ -102,25 +116,29 @@ static int run_mkfs(const char *dir, const char *image, uint64_t size, uint64_t 
 	}
 	unlink(log);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return err_set(err, EIO, "building the root image from %s: mkfs.ext4 failed: %s",
-			       dir, tail[0] ? tail : "(no output)");
+		return err_set(err, EIO, "building a disk image from %s: mkfs.ext4 failed: %s", dir,
+			       tail[0] ? tail : "(no output)");
 	return 0;
 }
 
-int oci_rootfs_image(const char *dir, const char *image, uint64_t *sectors, struct ember_err *err)
+int ember_disk_from_dir(const char *dir, const char *image, unsigned room_pct, uint64_t room_min,
+			uint64_t *sectors, struct ember_err *err)
 {
-	uint64_t bytes = 0, inodes = 16, size;
+	uint64_t bytes = 0, inodes = 16, room, size;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0 || measure(fd, 0, &bytes, &inodes) < 0)
-		return err_errno(err, "reading the root file system %s", dir);
-	size = bytes + (bytes > ROOM_MIN ? bytes : ROOM_MIN);
-	size = (size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
+		return err_errno(err, "reading %s", dir);
 	inodes = inodes * 2 + 65536;
+	room = bytes / 100 * room_pct;
+	/* the inode tables take their room too (256 bytes an inode) */
+	size = bytes + inodes * 256 + (room > room_min ? room : room_min);
+	size = (size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
 	if (run_mkfs(dir, image, size, inodes, err) < 0) {
 		unlink(image);
 		return -err->code;
 	}
-	*sectors = size / 512;
+	if (sectors)
+		*sectors = size / 512;
 	return 0;
 }
