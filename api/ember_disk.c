@@ -129,10 +129,13 @@ int ember_disk_from_dir(const char *dir, const char *image, unsigned room_pct, u
 
 	if (fd < 0 || measure(fd, 0, &bytes, &inodes) < 0)
 		return err_errno(err, "reading %s", dir);
-	inodes = inodes * 2 + 65536;
 	room = bytes / 100 * room_pct;
+	room = room > room_min ? room : room_min;
+	/* twice the tree's inodes, and one per 16 KiB of room (mkfs's ratio);
+	 * never more than a small image's block groups can hold */
+	inodes = inodes * 2 + room / 16384;
 	/* the inode tables take their room too (256 bytes an inode) */
-	size = bytes + inodes * 256 + (room > room_min ? room : room_min);
+	size = bytes + inodes * 256 + room;
 	size = (size + (1 << 20) - 1) & ~((uint64_t)(1 << 20) - 1);
 	if (run_mkfs(dir, image, size, inodes, err) < 0) {
 		unlink(image);

@@ -75,6 +75,16 @@ Test(ember_disk, the_tree_is_in_the_image_with_the_room_asked_for)
 	cr_assert(strstr(out, "User:     0   Group:     0"), "the root is root's: %s", out);
 }
 
+Test(ember_disk, a_tiny_tree_with_little_room_fits)
+{
+	struct ember_err err = { 0 };
+	uint64_t sectors = 0;
+
+	cr_assert_eq(ember_disk_from_dir(tree, image, 25, 1 << 20, &sectors, &err), 0, "%s",
+		     err.msg);
+	cr_assert_leq(sectors * 512, 4 << 20, "a small image for a small tree");
+}
+
 Test(ember_disk, a_missing_directory_is_an_error_and_leaves_no_image)
 {
 	struct ember_err err = { 0 };
