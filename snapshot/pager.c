@@ -130,24 +130,40 @@ static const struct pager_region *region_of_offset(const struct pager_vm *vm, ui
 	return NULL;
 }
 
+/* A run of pages in one UFFDIO_COPY. The kernel stops at a page that is
+ * there already: EAGAIN with the bytes copied before it, or EEXIST when it
+ * is the first; the copy goes on past that page. */
 static int copy_run(struct pager_vm *vm, uint64_t off, uint64_t len)
 {
 	const struct pager_region *r = region_of_offset(vm, off);
 	struct uffdio_copy cp;
+	unsigned busy = 0;
 
 	if (!r)
 		return 0; /* the list was made for a bigger VM: nothing to do there */
 	if (len > r->size - (off - r->offset))
 		len = r->size - (off - r->offset);
-	cp = (struct uffdio_copy){ .dst = r->base + (off - r->offset),
-				   .src = (uintptr_t)(vm->mem->data + off),
-				   .len = len };
-	if (ioctl(vm->uffd, UFFDIO_COPY, &cp) < 0 && errno != EEXIST) {
-		vm->errors++;
-		return -errno;
+	while (len) {
+		uint64_t step;
+
+		cp = (struct uffdio_copy){ .dst = r->base + (off - r->offset),
+					   .src = (uintptr_t)(vm->mem->data + off),
+					   .len = len };
+		if (ioctl(vm->uffd, UFFDIO_COPY, &cp) == 0)
+			cp.copy = (int64_t)len;
+		else if (errno == EEXIST)
+			cp.copy = 0;
+		else if (errno != EAGAIN || (cp.copy <= 0 && ++busy > 1000)) {
+			vm->errors++;
+			return -errno;
+		}
+		if (cp.copy < 0) /* EAGAIN, nothing copied: the mm was changing */
+			continue;
+		vm->prefetched += (uint64_t)cp.copy / PAGER_PAGE;
+		step = (uint64_t)cp.copy + (cp.copy < (int64_t)len ? PAGER_PAGE : 0);
+		off += step;
+		len -= step < len ? step : len;
 	}
-	/* EEXIST: some page of the run is there already; the rest fault in */
-	vm->prefetched += (cp.copy > 0 ? (uint64_t)cp.copy : 0) / PAGER_PAGE;
 	return 0;
 }
 
@@ -192,8 +208,15 @@ static void fill_page(struct pager_vm *vm, uint64_t page, uint64_t off)
 		ret = ioctl(vm->uffd, UFFDIO_COPY, &cp);
 		vm->copied++;
 	}
-	if (ret < 0 && errno != EEXIST)
+	if (ret < 0 && errno == EEXIST) {
+		/* there already (another vCPU's fault, a prefetch): the copy that
+		 * put it there may have woken no one waiting on this fault */
+		struct uffdio_range w = { page, PAGER_PAGE };
+
+		ioctl(vm->uffd, UFFDIO_WAKE, &w);
+	} else if (ret < 0) {
 		vm->errors++;
+	}
 	if (vm->touched)
 		vm->touched[off / PAGER_PAGE / 8] |= (uint8_t)(1u << (off / PAGER_PAGE % 8));
 }

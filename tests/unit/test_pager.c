@@ -262,6 +262,28 @@ Test(pager, a_prefetched_set_is_in_place_before_any_fault)
 	cr_assert_eq(v.vm.copied, 1, "only page 4 faulted");
 }
 
+/* A page of a run already in place (EEXIST stops one UFFDIO_COPY there):
+ * the pages after it are prefetched all the same. */
+Test(pager, a_page_already_there_does_not_cut_a_prefetched_run_short)
+{
+	const uint32_t first[] = { 4 }, run[] = { 2, 3, 4, 5, 6, 7 };
+	struct ember_err err = { 0 };
+	struct fake_vm v = { 0 };
+
+	cr_assert_eq(fake_vm_start(&v, PAGES * PG), 0);
+	cr_assert_eq(pager_vm_prefetch(&v.vm, first, 1, &err), 0, "%s", err.msg);
+	cr_assert_eq(pager_vm_prefetch(&v.vm, run, 6, &err), 0, "%s", err.msg);
+	cr_assert_eq(v.vm.prefetched, 6, "page 4 once, then 2, 3, 5, 6 and 7");
+	cr_assert_eq(v.vm.errors, 0);
+	v.stop = eventfd(0, EFD_CLOEXEC);
+	cr_assert_eq(pthread_create(&v.th, NULL, serve_thread, &v), 0);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(v.mem[run[i] * PG + 9], run[i] == 5 ? 0 : run[i] + 1, "page %u",
+			     run[i]);
+	fake_vm_stop(&v);
+	cr_assert_eq(v.vm.copied + v.vm.zeroed, 0, "no page of the run faulted");
+}
+
 Test(pager, a_region_outside_the_file_is_refused)
 {
 	struct fake_vm v = { 0 };
