@@ -173,7 +173,7 @@ $(BUILD)/tests/jail-probe: tests/jail_probe.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
-$(UNIT_BIN): $(UNIT_OBJS) $(SECCOMPILER_OBJS) $(JAILER_OBJS) $(FN_LIB_OBJS) $(OCI_LIB_OBJS) $(SECCOMP_GEN) $(LIBEMBER)
+$(UNIT_BIN): $(UNIT_OBJS) $(SECCOMPILER_OBJS) $(JAILER_OBJS) $(FN_LIB_OBJS) $(OCI_LIB_OBJS) $(SECCOMP_GEN) $(LIBEMBER) | $(INVOKE)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ -lcriterion -lseccomp -lcap $(NL_LIBS) $(LDLIBS)
 
@@ -210,7 +210,7 @@ unit: $(UNIT_BIN)
 kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FN) $(OCI) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(KVM_BIN) guest testhost
 	$(Q)EMBER_DISTRO_KERNEL=$$(tests/testhost/prepare)/vmlinuz EMBER_OCI_DEBIAN=$$(tests/images/debian-minbase) \
 		EMBER_FN_PYTHON=$$(tests/images/fn-lang python) EMBER_FN_NODE=$$(tests/images/fn-lang node) \
-		tests/with-kvm tests/kvm-suite
+		tests/with-kvm --timeout 5400 tests/kvm-suite
 
 test: unit unit-asan fuzz-smoke kvm-test
 

@@ -111,7 +111,7 @@ static pid_t spawn_server(bool image)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		setsid();
 		dup2(null, 0);

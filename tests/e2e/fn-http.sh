@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # End-to-end: HTTP functions (ember-fn prepare --http). The Python image's
-# server (tests/fn/python-image/server.py) is started before the snapshot;
+# CMD, its server (tests/fn/python-image/server.py), is started before the
+# snapshot;
 # serve forwards each request to a fresh clone of it with its method, path,
 # query, headers and body, and the function's status, headers and body
 # come back: a JSON POST with a custom header, a 404 of the function's,
@@ -28,8 +29,8 @@ if [ -z "$py" ] || [ ! -s "$py/index.json" ]; then
 	exit 1
 fi
 rc=0
-ticking efn prepare --image "oci:$py:fn" --name pyhttp --handler 'python3 /app/server.py' \
-	--http 8080 >/dev/null 2>"$E2E_TMP/prep.err" || rc=$?
+ticking efn prepare --image "oci:$py:fn" --name pyhttp --http 8080 >/dev/null \
+	2>"$E2E_TMP/prep.err" || rc=$?
 echo "    ($(tail -1 "$E2E_TMP/prep.err"))"
 expect prep "prepare --http 8080: the server answering, warmed up, in the snapshot" \
 	bash -c "[ $rc = 0 ] && jq -e '.http_port == 8080' $store/pyhttp/current/meta.json >/dev/null"

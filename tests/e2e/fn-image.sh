@@ -4,9 +4,9 @@
 # (no registry) and runs each request in a fresh clone: a busybox image
 # (podman import) through an oci-archive and a docker-archive (podman
 # save), its CMD, ENV and WORKDIR honoured, and from podman's store with
-# --handler in their place; a Python and a Node.js function (Debian's
-# python3 and nodejs, OCI layouts) invoked 20 times each, each in a fresh
-# VM; bad references and images.
+# --handler in their place; a Node.js function (Debian's nodejs, an OCI
+# layout) invoked 20 times, each in a fresh VM (the Python image is an HTTP
+# function: fn-http.sh); bad references and images.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -64,9 +64,9 @@ out=$(echo x | efn invoke bbh 2>>"$E2E_TMP/bbh.err") || rc=$?
 expect bbh "containers-storage:NAME, with --handler CMD in the image's place (its /bin/sh)" \
 	bash -c "[ $rc = 0 ] && [ '$out' = 'handler: x' ]"
 
-# The Python and Node.js functions: Debian minbase with python3 or nodejs
-# and the handler, OCI layouts made on the host by tests/images/fn-lang
-# (umoci). lang_function NAME LAYOUT WHAT
+# A runtime's function: Debian minbase with the runtime and the handler,
+# an OCI layout made on the host by tests/images/fn-lang (umoci).
+# lang_function NAME LAYOUT WHAT
 lang_function() {
 	local name=$1 layout=$2 what=$3 bad=0 t0 i out
 	if [ -z "$layout" ] || [ ! -s "$layout/index.json" ]; then
@@ -97,7 +97,6 @@ lang_function() {
 	expect "${name}20" "20 $what invokes: JSON answers, each in a fresh VM (no marker of an earlier one)" \
 		bash -c "[ $bad = 0 ]"
 }
-lang_function py "${EMBER_FN_PYTHON:-}" Python
 lang_function node "${EMBER_FN_NODE:-}" Node.js
 
 # Bad references and images: 125, a message, nothing left in the store.
