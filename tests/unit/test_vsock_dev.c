@@ -394,6 +394,27 @@ Test(vsock_dev, many_connections_opened_and_closed_leave_nothing)
 #define EVQ    2
 #define EV_BUF (FAKE_DRV_BUF + 0x40000)
 
+/* Rx buffers and two event buffers, then the device saved and restored
+ * (which sends the transport reset on the first event buffer). */
+static void save_and_restore(void)
+{
+	struct state_writer w;
+	struct state_reader r;
+	struct ember_err err = { 0 };
+
+	rx_buffers(8);
+	for (uint16_t i = 0; i < 2; i++) {
+		fake_drv_desc(&drv, EVQ, i, EV_BUF + 16ULL * i, sizeof(struct virtio_vsock_event),
+			      VRING_DESC_F_WRITE, 0);
+		fake_drv_publish(&drv, EVQ, i);
+	}
+	state_writer_init(&w);
+	virtio_mmio_bus_ops.save(&vs.transport, &w);
+	state_reader_init(&r, w.buf, w.len);
+	cr_assert_eq(virtio_mmio_bus_ops.restore(&vs.transport, &r, &err), 0, "%s", err.msg);
+	state_writer_free(&w);
+}
+
 /* After a restore: the transport reset goes out at once, and nothing else
  * reaches the guest until its driver has taken the reset (it refills the
  * event queue and, asked through avail_event, notifies); a new connection
@@ -402,21 +423,9 @@ Test(vsock_dev, after_a_restore_packets_wait_until_the_driver_takes_the_reset)
 {
 	struct virtio_vsock_event ev;
 	struct virtio_vsock_hdr h;
-	struct state_writer w;
-	struct state_reader r;
-	struct ember_err err = { 0 };
 	int fd;
 
-	rx_buffers(8);
-	for (uint16_t i = 0; i < 2; i++) {
-		fake_drv_desc(&drv, EVQ, i, EV_BUF + 16ULL * i, sizeof(ev), VRING_DESC_F_WRITE, 0);
-		fake_drv_publish(&drv, EVQ, i);
-	}
-	state_writer_init(&w);
-	virtio_mmio_bus_ops.save(&vs.transport, &w);
-	state_reader_init(&r, w.buf, w.len);
-	cr_assert_eq(virtio_mmio_bus_ops.restore(&vs.transport, &r, &err), 0, "%s", err.msg);
-	state_writer_free(&w);
+	save_and_restore();
 	cr_assert_eq(fake_drv_used_idx(&drv, EVQ), 1, "the reset event is sent at restore");
 	memcpy(&ev, ram + EV_BUF, sizeof(ev));
 	cr_assert_eq(ev.id, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
@@ -441,21 +450,9 @@ Test(vsock_dev, after_a_restore_a_refill_without_notify_releases_the_packets)
 {
 	struct virtio_vsock_event ev;
 	struct virtio_vsock_hdr h;
-	struct state_writer w;
-	struct state_reader r;
-	struct ember_err err = { 0 };
 	int fd, fd2;
 
-	rx_buffers(8);
-	for (uint16_t i = 0; i < 2; i++) {
-		fake_drv_desc(&drv, EVQ, i, EV_BUF + 16ULL * i, sizeof(ev), VRING_DESC_F_WRITE, 0);
-		fake_drv_publish(&drv, EVQ, i);
-	}
-	state_writer_init(&w);
-	virtio_mmio_bus_ops.save(&vs.transport, &w);
-	state_reader_init(&r, w.buf, w.len);
-	cr_assert_eq(virtio_mmio_bus_ops.restore(&vs.transport, &r, &err), 0, "%s", err.msg);
-	state_writer_free(&w);
+	save_and_restore();
 	cr_assert_eq(fake_drv_used_idx(&drv, EVQ), 1);
 
 	fd = uds_connect(uds);
