@@ -72,6 +72,7 @@ struct server {
 	pthread_cond_t cond;
 	struct job *head, *tail;
 	unsigned queued, running;
+	unsigned spares; /* workers holding a spare ember, API up */
 	bool stopping;
 	unsigned long long served, failed, rejected, unknown;
 	pthread_t *workers;
@@ -183,8 +184,10 @@ static int slot_start(struct server *s, struct slot *w, const struct job *j, str
 	return ret;
 }
 
-/* After a request: the clone goes unless it may serve another. Before the
- * answer is sent, so a client that has it sees the VM gone. */
+/* After a request: the clone goes unless it may serve another. After a
+ * success the answer is sent first (the clone's teardown, a SIGKILL and the
+ * kernel's freeing of its VM, is off the request's path; the worker takes
+ * no job before it is done); after a failure, first. */
 static void slot_done(struct server *s, struct slot *w, bool ok)
 {
 	w->used++;
@@ -209,11 +212,13 @@ static void run_stdin_job(struct server *s, struct job *j, struct slot *w)
 
 	if (!ret)
 		ret = fn_clone_run(&w->c, j->body, j->body_len, &res, &err);
-	slot_done(s, w, ret == 0 && res.status == 0);
-	if (ret < 0)
+	if (ret < 0) {
+		slot_done(s, w, false);
 		fail_job(s, j, &err);
-	else
+	} else {
 		answer(s, j, &w->c, &res);
+		slot_done(s, w, res.status == 0);
+	}
 	agent_result_free(&res);
 }
 
@@ -297,9 +302,9 @@ static void run_http_job(struct server *s, struct job *j, struct slot *w)
 		fail_job(s, j, &err);
 	} else {
 		timing_headers(&w->c, extra, sizeof(extra));
-		slot_done(s, w, true);
 		respond_http(j->fd, &resp, extra, head);
 		count(s, resp.status >= 500 ? &s->failed : &s->served);
+		slot_done(s, w, true);
 	}
 	fn_http_resp_free(&resp);
 }
@@ -323,6 +328,13 @@ static struct job *take_job(struct server *s)
 	return j;
 }
 
+static void spares_add(struct server *s, int n)
+{
+	pthread_mutex_lock(&s->lock);
+	s->spares = (unsigned)((int)s->spares + n);
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void job_free(struct job *j)
 {
 	free(j->body);
@@ -344,8 +356,12 @@ static void *worker(void *arg)
 			w.state = fn_clone_spawn(&w.c, s->o, &err) == 0 ? SLOT_SPARE : SLOT_NONE;
 			if (w.state == SLOT_NONE)
 				fn_clone_destroy(&w.c);
+			else
+				spares_add(s, 1);
 		}
 		j = take_job(s);
+		if (w.state == SLOT_SPARE)
+			spares_add(s, -1); /* taken for this job, or dropped at the end */
 		if (!j)
 			break;
 		if (j->snap.http_port)
@@ -392,9 +408,10 @@ static void stats(struct server *s, int fd)
 	pthread_mutex_lock(&s->lock);
 	n = snprintf(body, sizeof(body),
 		     "{\"running\": %u, \"queued\": %u, \"max_vms\": %u, \"queue\": %u, "
-		     "\"served\": %llu, \"failed\": %llu, \"rejected\": %llu, \"unknown\": %llu}\n",
-		     s->running, s->queued, s->max_vms, s->queue_max, s->served, s->failed,
-		     s->rejected, s->unknown);
+		     "\"spares\": %u, \"served\": %llu, \"failed\": %llu, \"rejected\": %llu, "
+		     "\"unknown\": %llu}\n",
+		     s->running, s->queued, s->max_vms, s->queue_max, s->spares, s->served,
+		     s->failed, s->rejected, s->unknown);
 	pthread_mutex_unlock(&s->lock);
 	respond(fd, 200, "Content-Type: application/json\r\n", body, (size_t)n, NULL, 0);
 }

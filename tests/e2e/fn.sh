@@ -92,9 +92,13 @@ done
 echo "    ($ok of 8 concurrent requests answered correctly)"
 cp "$E2E_TMP/serve.err" "$E2E_TMP/serve8.err"
 expect serve8 "serve: 8 concurrent requests all answered correctly" bash -c "[ $ok = 8 ]"
+# idle again, each of the 4 workers holds a spare ember (GET /stats "spares")
+spares() { curl -s "$url/stats" | jq -r .spares; }
+for ((i = 0; i < 1200; i++)); do [ "$(spares)" = 4 ] && break; sleep 0.1; done
+spares4=$(spares)
 curl -s --max-time 120 -D "$E2E_TMP/pool.out" -o /dev/null -X POST --data-binary pool "$url/fn/reverse" || true
-expect pool "serve restores into a spare ember spawned ahead (X-Ember-Mode: ..., pooled)" \
-	grep -qi '^X-Ember-Mode: File+prefetch, pooled' "$E2E_TMP/pool.out"
+expect pool "serve restores into a spare ember spawned ahead (X-Ember-Mode: ..., pooled); /stats counts 4 spares" \
+	bash -c "grep -qi '^X-Ember-Mode: File+prefetch, pooled' $E2E_TMP/pool.out && [ '$spares4' = 4 ]"
 code=$(post nosuch x "$E2E_TMP/nf.body")
 expect nf "serve: an unknown function is 404" bash -c "[ $code = 404 ] && grep -q nosuch $E2E_TMP/nf.body"
 code=$(post failing y "$E2E_TMP/fail.body")
