@@ -75,14 +75,10 @@ static void pick_mode(struct fn_clone *c)
 static int spawn_ember(struct fn_clone *c, struct ember_err *err)
 {
 	char sock[FN_RUN_MAX + 16], log[FN_RUN_MAX + 16];
-	const char *argv[] = { c->opts->ember,
-			       "--api-sock",
-			       sock,
-			       "--id",
-			       "ember-fn",
-			       "--level",
+	const char *argv[] = { c->opts->ember, "--api-sock", sock, "--id", "ember-fn", "--level",
 			       "Warning",
-			       c->opts->seccomp ? NULL : "--no-seccomp",
+			       /* GET / then tells where a load's time went */
+			       "--ember-extensions", c->opts->seccomp ? NULL : "--no-seccomp",
 			       NULL };
 
 	path_in(c, "api.sock", sock, sizeof(sock));
@@ -287,6 +283,34 @@ void fn_clone_destroy(struct fn_clone *c)
 	c->t.total = fn_now_us() - c->t0;
 }
 
+void fn_clone_ember_times(struct fn_clone *c)
+{
+	char sock[FN_RUN_MAX + 16];
+	struct api_reply r = { 0 };
+	struct ember_err err = { 0 };
+	json_t *root, *l;
+	json_int_t v[7] = { 0 };
+
+	path_in(c, "api.sock", sock, sizeof(sock));
+	if (!c->pid || api_client_call(sock, "GET", "/", NULL, 2000, &r, &err) < 0)
+		return;
+	root = json_loads(r.body, 0, NULL);
+	l = json_object_get(root, "latencies_us");
+	if (!json_unpack(l, "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "load_snapshot", &v[0],
+			 "load_read_state", &v[1], "load_create_vm", &v[2], "load_memory", &v[3],
+			 "load_devices", &v[4], "load_vcpus", &v[5], "load_restore_state", &v[6])) {
+		c->t.load_snapshot = (uint64_t)v[0];
+		c->t.read_state = (uint64_t)v[1];
+		c->t.create_vm = (uint64_t)v[2];
+		c->t.memory = (uint64_t)v[3];
+		c->t.devices = (uint64_t)v[4];
+		c->t.vcpus = (uint64_t)v[5];
+		c->t.restore_state = (uint64_t)v[6];
+	}
+	json_decref(root);
+	api_reply_free(&r);
+}
+
 void fn_timing_print(const struct fn_clone *c)
 {
 	const struct fn_timing *t = &c->t;
@@ -295,9 +319,15 @@ void fn_timing_print(const struct fn_clone *c)
 		"{\"mode\": \"%s\", \"pooled\": %s, \"api_ready_us\": %llu, \"load_us\": %llu, "
 		"\"prefetch_us\": "
 		"%llu, \"resume_us\": %llu, \"answer_us\": %llu, \"total_us\": %llu, "
-		"\"prefetched_pages\": %llu}\n",
+		"\"prefetched_pages\": %llu, \"ember_us\": {\"load_snapshot\": %llu, "
+		"\"read_state\": %llu, \"create_vm\": %llu, \"memory\": %llu, \"devices\": "
+		"%llu, \"vcpus\": %llu, \"restore_state\": %llu}}\n",
 		t->mode, t->pooled ? "true" : "false", (unsigned long long)t->api_ready,
 		(unsigned long long)t->load, (unsigned long long)t->prefetch,
 		(unsigned long long)t->resume, (unsigned long long)t->answer,
-		(unsigned long long)t->total, (unsigned long long)t->prefetched_pages);
+		(unsigned long long)t->total, (unsigned long long)t->prefetched_pages,
+		(unsigned long long)t->load_snapshot, (unsigned long long)t->read_state,
+		(unsigned long long)t->create_vm, (unsigned long long)t->memory,
+		(unsigned long long)t->devices, (unsigned long long)t->vcpus,
+		(unsigned long long)t->restore_state);
 }

@@ -59,6 +59,8 @@ struct fn_timing {
 	uint64_t prefetched_pages;
 	const char *mode; /* "File", "Uffd", "Uffd+record", "Uffd+prefetch", ... */
 	bool pooled;      /* restored in a spare ember spawned ahead (serve) */
+	/* ember's own account of the load (GET /'s latencies_us), in us */
+	uint64_t load_snapshot, read_state, create_vm, memory, devices, vcpus, restore_state;
 };
 
 struct fn_clone {
@@ -114,6 +116,8 @@ int fn_clone_http(struct fn_clone *c, const struct fn_http_req *req, struct fn_h
 /* The function's server's output so far (res->out). */
 int fn_clone_http_log(struct fn_clone *c, struct agent_result *res, struct ember_err *err);
 void fn_clone_destroy(struct fn_clone *c);
+/* Ask the clone's ember where its load's time went (for --timings). */
+void fn_clone_ember_times(struct fn_clone *c);
 void fn_timing_print(const struct fn_clone *c);
 
 /* reap.c: the clone's page server (Uffd backend, REAP). */

@@ -283,6 +283,8 @@ static int invoke(struct cli *c)
 	if (!ret)
 		ret = snap.http_port ? invoke_http(&clone, in, len, &err)
 				     : invoke_run(&clone, in, len, &err);
+	if (c->o.timings && clone.t0)
+		fn_clone_ember_times(&clone);
 	if (clone.t0) /* started, if only in part */
 		fn_clone_destroy(&clone);
 	free(in);

@@ -146,9 +146,14 @@ static int build_vm(struct instance *in, struct snapshot_file *snap, bool clock_
 	ret = vm_create(in->vm, &in->cfg, &in->opts, err);
 	if (!ret && snap && in->uffd_path)
 		ret = attach_uffd(in, err);
-	if (!ret)
-		ret = snap ? snapshot_restore(in->vm, snap, clock_realtime, err)
-			   : vm_load_kernel(in->vm, err);
+	if (!ret && snap) {
+		uint64_t t0 = boottimer_now_us(CLOCK_MONOTONIC);
+
+		ret = snapshot_restore(in->vm, snap, clock_realtime, err);
+		in->load_state_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
+	} else if (!ret) {
+		ret = vm_load_kernel(in->vm, err);
+	}
 	if (!ret)
 		ret = add_metrics_timer(in, err);
 	if (!ret && in->api.fd >= 0)

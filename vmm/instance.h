@@ -81,6 +81,8 @@ struct instance {
 	uint64_t pause_us, resume_us;        /* the last pause's and resume's latency */
 	uint64_t start_us;                   /* InstanceStart's latency */
 	uint64_t create_snapshot_us, load_snapshot_us;
+	/* a load's steps beside the VM's creation (vm->create_us) */
+	uint64_t load_read_us, load_state_us;
 };
 
 int instance_init(struct instance *in, const char *id, const char *version,

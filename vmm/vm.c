@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acpi.h"
@@ -234,10 +235,20 @@ static int init_fds(struct vm *vm, struct ember_err *err)
 	return evloop_init(&vm->loop, err);
 }
 
+/* The time since *t into *out, and *t moved on. */
+static void lap(uint64_t *out, uint64_t *t)
+{
+	uint64_t now = boottimer_now_us(CLOCK_MONOTONIC);
+
+	*out = now - *t;
+	*t = now;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opts,
 	      struct ember_err *err)
 {
 	uint64_t bytes = cfg->machine.mem_size_mib << 20;
+	uint64_t t = boottimer_now_us(CLOCK_MONOTONIC);
 	enum guest_mem_pages pages = cfg->machine.huge_pages == CONFIG_HUGE_2M ? GUEST_MEM_2M
 				     : cfg->machine.huge_pages == CONFIG_HUGE_TRANSPARENT
 					 ? GUEST_MEM_THP
@@ -266,6 +277,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_option
 		ret = kvm_open(&vm->kvm, opts->kvm_path, err);
 	if (!ret)
 		ret = kvm_create_vm(&vm->kvm, true, err);
+	lap(&vm->create_us.kvm, &t);
 	if (!ret && opts->mem_from_file)
 		ret = guest_mem_init_file(&vm->mem, bytes, opts->mem_fd, pages, err);
 	else if (!ret)
@@ -274,12 +286,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_option
 		ret = kvm_set_memory(&vm->kvm, &vm->mem, cfg->machine.track_dirty_pages, err);
 	if (!ret && cfg->machine.track_dirty_pages)
 		ret = guest_mem_track_dirty(&vm->mem, err);
+	lap(&vm->create_us.memory, &t);
 	if (!ret)
 		ret = create_devices(vm, err);
 	if (!ret)
 		ret = vm_virtio_create(vm, err);
+	lap(&vm->create_us.devices, &t);
 	if (!ret)
 		ret = create_vcpus(vm, err);
+	lap(&vm->create_us.vcpus, &t);
 	return ret;
 }
 

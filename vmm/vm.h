@@ -68,8 +68,17 @@ struct vm_device {
 #define VM_MAX_DEVICES 32
 #define VM_MAX_VIRTIO  (LAYOUT_VIRTIO_IRQ_LAST - LAYOUT_VIRTIO_IRQ_FIRST + 1)
 
+/* How long vm_create's steps took (us): a restore's breakdown reports them. */
+struct vm_create_times {
+	uint64_t kvm;     /* /dev/kvm, KVM_CREATE_VM, irqchip, PIT */
+	uint64_t memory;  /* guest memory mapped and its KVM slots */
+	uint64_t devices; /* legacy and virtio-mmio devices */
+	uint64_t vcpus;   /* KVM_CREATE_VCPU and each vCPU's set-up */
+};
+
 struct vm {
 	const struct vm_config *cfg;
+	struct vm_create_times create_us;
 	struct vm_options opts;
 	struct kvm kvm;
 	struct guest_mem mem;

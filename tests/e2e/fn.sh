@@ -25,6 +25,10 @@ expect inv "ember-fn invoke answers from a snapshot clone (the input reversed)" 
 	bash -c "[ $rc = 0 ] && [ '$out' = 'reversed:olleh' ]"
 expect inv "the first invocation recorded the working set beside the snapshot" \
 	bash -c "grep -q '\"mode\": \"Uffd+record\"' $E2E_TMP/inv.err && [ -s $store/reverse/current/ws.pages ]"
+expect inv "--timings: ember's account of the load, step by step (state file, VM, memory, devices, vCPUs, state)" \
+	bash -c "tail -1 $E2E_TMP/inv.err | jq -en 'input | .ember_us as \$e | \$e.load_snapshot > 0 and \$e.create_vm > 0
+		and \$e.restore_state > 0 and \$e.read_state + \$e.create_vm + \$e.memory + \$e.devices + \$e.vcpus
+		+ \$e.restore_state <= \$e.load_snapshot' >/dev/null"
 
 # 20 in a row: all correct, each in a fresh VM (the function fails on a stale marker).
 bad=0

@@ -88,8 +88,10 @@ echo "    (the restored guest counts: $c3, then $c4)"
 expect b "the restored guest's counter goes on from where it was; the agent answers" \
 	bash -c "[ '$c3' != none ] && [ '$c3' -ge '$c2' ] && [ '$c3' -lt \$(( $c2 + 1000 )) ] && [ '$c4' -gt '$c3' ]"
 api "$E2E_TMP/b.sock" GET /
-expect b "GET / after the load: Running, with the load's latency (--ember-extensions)" \
-	bash -c "grep -q '\"state\":\"Running\"' <<<'$body' && jq -en 'input | .latencies_us.load_snapshot > 0' <<<'$body' >/dev/null"
+expect b "GET / after the load: Running, with the load's latency and its steps (--ember-extensions)" \
+	bash -c "grep -q '\"state\":\"Running\"' <<<'$body' && jq -en 'input | .latencies_us as \$l | \$l.load_snapshot > 0
+		and ([\$l.load_read_state, \$l.load_create_vm, \$l.load_memory, \$l.load_devices, \$l.load_vcpus,
+		      \$l.load_restore_state] | all(type == \"number\" and . >= 0) and add > 0 and add <= \$l.load_snapshot)' <<<'$body' >/dev/null"
 api "$E2E_TMP/b.sock" PUT /actions '{"action_type": "InstanceStart"}'
 expect b "InstanceStart after a load is refused" bash -c "[ $code = 400 ]"
 # The ACPI tables were in the memory file: the restored guest's poweroff

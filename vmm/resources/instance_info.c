@@ -21,18 +21,30 @@ static int reply(struct res_call *c, json_t *body, struct ember_err *err)
 	return c->reply ? 0 : err_set(err, ENOMEM, "out of memory");
 }
 
+/* A snapshot load's latency and where it went (us). */
+static json_t *load_latencies(const struct instance *in)
+{
+	const struct vm_create_times *v = &in->vm->create_us;
+
+	return json_pack("{sI, sI, sI, sI, sI, sI, sI}", "load_snapshot",
+			 (json_int_t)in->load_snapshot_us, "load_read_state",
+			 (json_int_t)in->load_read_us, "load_create_vm", (json_int_t)v->kvm,
+			 "load_memory", (json_int_t)v->memory, "load_devices",
+			 (json_int_t)v->devices, "load_vcpus", (json_int_t)v->vcpus,
+			 "load_restore_state", (json_int_t)in->load_state_us);
+}
+
 /* Firecracker's InstanceInfo, its app_name too (a client may show or match
- * it); --ember-extensions names ember and adds the load latency. */
+ * it); --ember-extensions names ember and adds the load latency with its
+ * breakdown. */
 static int get_info(struct instance *in, struct res_call *c, struct ember_err *err)
 {
 	json_t *info =
 	    json_pack("{ssssssss}", "id", in->id, "state", state_name(in->state), "vmm_version",
 		      in->version, "app_name", in->ext.enabled ? "ember" : "Firecracker");
 
-	if (info && in->ext.enabled && in->load_snapshot_us)
-		json_object_set_new(
-		    info, "latencies_us",
-		    json_pack("{sI}", "load_snapshot", (json_int_t)in->load_snapshot_us));
+	if (info && in->ext.enabled && in->load_snapshot_us && in->vm)
+		json_object_set_new(info, "latencies_us", load_latencies(in));
 	return reply(c, info, err);
 }
 

@@ -240,7 +240,10 @@ static int load(struct instance *in, json_t *o, struct ember_err *err)
 	struct snapshot_file f;
 	char os[128];
 	bool uffd;
+	uint64_t t0 = boottimer_now_us(CLOCK_MONOTONIC);
 	int ret = snapshot_read(&f, body_str(o, "snapshot_path"), err);
+
+	in->load_read_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
 
 	if (ret == -ENOENT || ret == -EACCES)
 		return err_set(err, -ret,
