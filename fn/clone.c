@@ -86,8 +86,11 @@ static int spawn_ember(struct fn_clone *c, struct ember_err *err)
 	if (ember_proc_spawn(argv, log, false, &c->pid, err) < 0)
 		return -err->code;
 	if (ember_proc_wait_api(sock, c->pid, API_READY_MS < left_ms(c) ? API_READY_MS : left_ms(c),
-				err) < 0)
+				err) < 0) {
+		if (err->code == ECHILD)
+			c->pid = 0; /* reaped: its pid may be another process's soon */
 		return -err->code;
+	}
 	c->t.api_ready = fn_now_us() - c->t0;
 	return 0;
 }
@@ -133,6 +136,24 @@ static int load(struct fn_clone *c, struct ember_err *err)
 	return ret;
 }
 
+/* Whether ember has ended (the guest shut down or reset, or ember failed),
+ * reaped here so that its end is told, not guessed from a missing socket. */
+static void say_exit(struct fn_clone *c, struct ember_err *err)
+{
+	size_t len = strlen(err->msg);
+	int status;
+
+	if (c->pid <= 0 || waitpid(c->pid, &status, WNOHANG) != c->pid)
+		return;
+	c->pid = 0;
+	if (WIFEXITED(status))
+		snprintf(err->msg + len, sizeof(err->msg) - len, " (ember exited, status %d)",
+			 WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(err->msg + len, sizeof(err->msg) - len, " (ember killed by signal %d)",
+			 WTERMSIG(status));
+}
+
 /* Name the step that failed and add ember's last words. */
 static int explain(struct fn_clone *c, const char *step, struct ember_err *err)
 {
@@ -149,6 +170,7 @@ static int explain(struct fn_clone *c, const char *step, struct ember_err *err)
 
 		snprintf(err->msg + len, sizeof(err->msg) - len, " (ember: %s)", tail);
 	}
+	say_exit(c, err);
 	return -err->code;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api_client.h"
@@ -155,6 +156,37 @@ Test(fn_log, the_tail_is_the_last_three_lines)
 	cr_assert_str_eq(tail, "three\nfour\nfive");
 	ember_proc_log_tail("/nonexistent/log", tail, sizeof(tail));
 	cr_assert_str_eq(tail, "");
+}
+
+/* A clone whose ember has ended (here a child that exits 3): the request's
+ * error says so, beside ember's last words, instead of only the missing
+ * vsock socket it left; and the pid is no longer the clone's to kill. */
+Test(fn_log, a_request_to_a_clone_whose_ember_ended_says_how_it_ended)
+{
+	struct fn_opts o;
+	struct fn_clone c;
+	struct agent_result res = { 0 };
+	struct ember_err err = { 0 };
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(3);
+	cr_assert_gt(pid, 0);
+	fn_opts_defaults(&o, "ember-fn");
+	memset(&c, 0, sizeof(c));
+	c.opts = &o;
+	c.t0 = fn_now_us();
+	c.pid = pid;
+	snprintf(c.dir, sizeof(c.dir), "%s", dir);
+	write_file(dir, "ember.log", "guest reset\n");
+	while (waitid(P_PID, (id_t)pid, NULL, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+	cr_assert_lt(fn_clone_run(&c, "x", 1, &res, &err), 0);
+	cr_assert(strstr(err.msg, "running the request: agent: cannot connect"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "(ember: guest reset)"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "(ember exited, status 3)"), "%s", err.msg);
+	cr_assert_eq(c.pid, 0);
+	agent_result_free(&res);
 }
 
 /* A server that reads one request and writes `reply` (NULL: nothing, and
