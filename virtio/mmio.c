@@ -486,6 +486,19 @@ static void mmio_save(void *dev, struct state_writer *w)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Buffers the driver made available before the snapshot but the device had
+ * not taken: their kick was lost with the old process, and with EVENT_IDX
+ * the driver, past avail_event already, will not kick again. Take them now,
+ * as if kicked (Firecracker's kick() on resume does the same). */
+static void replay_kicks(struct virtio_mmio *t)
+{
+	if (!t->active || (t->status & S_NEEDS_RESET))
+		return;
+	for (unsigned i = 0; i < t->ops->num_queues; i++)
+		if (t->queues[i].ready && virtq_avail_idx(&t->queues[i]) != t->queues[i].last_avail)
+			t->ops->notify(t->dev, i);
+}
+
 static int restore_locked(struct virtio_mmio *t, struct state_reader *r, struct ember_err *err)
 {
 	if (state_get_u32(r) != STATE_MAGIC)
@@ -509,6 +522,7 @@ static int restore_locked(struct virtio_mmio *t, struct state_reader *r, struct 
 		return -EINVAL;
 	if (t->active && t->ops->activate(t->dev, t->driver_features, err) < 0)
 		return -EINVAL;
+	replay_kicks(t);
 	return 0;
 }
 

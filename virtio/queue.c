@@ -143,6 +143,14 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct ember_err *err)
 		return 0;
 	avail = __atomic_load_n(idx, __ATOMIC_ACQUIRE);
 	pending = (uint16_t)(avail - q->last_avail);
+	if (pending == 0 && q->event_idx) {
+		/* Our avail_event store (the last pop's) before this second look
+		 * at avail->idx, against the driver's store of idx before its look
+		 * at avail_event: else both can miss, and no kick comes (§2.7.10). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail = __atomic_load_n(idx, __ATOMIC_ACQUIRE);
+		pending = (uint16_t)(avail - q->last_avail);
+	}
 	if (pending == 0)
 		return 0;
 	if (pending > q->size)

@@ -883,10 +883,10 @@ static void vsock_notify(void *dev, unsigned q)
 {
 	struct virtio_vsock *v = dev;
 
+	/* An event queue kick ends reset_wait in rx_process, which sees the new
+	 * buffer: a kick replayed after a restore (virtio-mmio) must not. */
 	if (q == TXQ)
 		tx_process(v);
-	if (q == EVQ) /* the driver took the reset and gave a new buffer */
-		v->reset_wait = false;
 	send_reset_event(v);
 	rx_process(v); /* after tx (replies) and rx kicks (new buffers) alike */
 	reap(v);

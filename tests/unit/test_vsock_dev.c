@@ -477,3 +477,20 @@ Test(vsock_dev, after_a_restore_a_refill_without_notify_releases_the_packets)
 	close(fd);
 	close(fd2);
 }
+
+/* A packet the guest made available before the snapshot, whose notify the
+ * old process never handled: the restore takes it, as if kicked. (With
+ * EVENT_IDX the driver, already past avail_event, would not kick again and
+ * every later packet would wait for ever.) */
+Test(vsock_dev, a_packet_left_in_the_tx_ring_at_the_snapshot_is_taken_at_restore)
+{
+	struct virtio_vsock_hdr h = hdr(VIRTIO_VSOCK_OP_REQUEST, G_PORT, 9999, 0);
+
+	memcpy(ram + TX_BUF, &h, HDR);
+	fake_drv_desc(&drv, TXQ, 0, TX_BUF, HDR, 0, 0);
+	fake_drv_publish(&drv, TXQ, 0); /* no kick */
+	cr_assert_eq(fake_drv_used_idx(&drv, TXQ), 0);
+	save_and_restore();
+	cr_assert_eq(fake_drv_used_idx(&drv, TXQ), 1, "the device took the packet at restore");
+	cr_assert_eq(fake_drv_used_idx(&drv, EVQ), 1, "and sent the reset");
+}
