@@ -518,6 +518,14 @@ static int restore_locked(struct virtio_mmio *t, struct state_reader *r, struct 
 	for (unsigned i = 0; i < t->ops->num_queues; i++)
 		if (virtq_restore(&t->queues[i], r, err) < 0)
 			return err_prefix(err, "queue %u", i);
+	/* The used rings are ours to write from here on: with a File restore
+	 * (memory a private mapping of the snapshot), copy their pages now,
+	 * before the guest runs, rather than at the first completion, when
+	 * the guest may already map the file's page (it reads the used ring
+	 * on every interrupt) and sees our copy only once that mapping is
+	 * invalidated. That copy is also off a request's path. */
+	for (unsigned i = 0; i < t->ops->num_queues; i++)
+		virtq_own_used(&t->queues[i]);
 	if (t->ops->restore && t->ops->restore(t->dev, r, err) < 0)
 		return -EINVAL;
 	if (t->active && t->ops->activate(t->dev, t->driver_features, err) < 0)

@@ -21,6 +21,8 @@ void virtq_reset(struct virtq *q)
 	virtq_init(q, q->mem);
 }
 
+#define GUEST_PAGE 4096ULL
+
 static uint64_t avail_bytes(const struct virtq *q)
 {
 	return 6 + 2ULL * q->size; /* flags, idx, ring[size], used_event */
@@ -234,6 +236,21 @@ bool virtq_needs_notify(struct virtq *q)
 	if (!p || !valid)
 		return true;
 	return vring_need_event(*p, now, old);
+}
+
+void virtq_own_used(struct virtq *q)
+{
+	uint64_t end = q->used_gpa + used_bytes(q);
+
+	if (!q->ready)
+		return;
+	for (uint64_t page = q->used_gpa & ~(GUEST_PAGE - 1); page < end; page += GUEST_PAGE) {
+		volatile uint8_t *p =
+		    guest_mem_ptr(q->mem, page < q->used_gpa ? q->used_gpa : page, 1);
+
+		if (p)
+			*p = *p;
+	}
 }
 
 void virtq_unpop(struct virtq *q)

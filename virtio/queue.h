@@ -66,6 +66,10 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written, struct ember_er
 void virtq_notify_on_next(struct virtq *q);
 bool virtq_needs_notify(struct virtq *q);
 /* Put the chain just popped back: it is taken again by the next pop. */
+/* Write each page of the used ring once (its own bytes back). After a
+ * restore from a privately mapped file this makes them this process's
+ * copies before the guest runs (virtio-mmio's restore). */
+void virtq_own_used(struct virtq *q);
 void virtq_unpop(struct virtq *q);
 /* The driver's avail idx: it moves each time a buffer is made available. */
 uint16_t virtq_avail_idx(const struct virtq *q);
