@@ -91,7 +91,16 @@ int agent_set_timeout(struct agent_conn *c, unsigned timeout_ms, struct ember_er
 	return 0;
 }
 
-static int try_connect(struct agent_conn *c, const char *uds, unsigned port, struct ember_err *err)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int try_connect(struct agent_conn *c, const char *uds, unsigned port, unsigned wait_ms,
+		       struct ember_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char line[LINE_MAX_];
@@ -105,7 +114,7 @@ static int try_connect(struct agent_conn *c, const char *uds, unsigned port, str
 		return err_errno(err, "agent: socket");
 	/* ember answers the handshake within its own 2 s timeout, unless it is
 	 * wedged: never wait on it for ever (agent_set_timeout replaces this) */
-	if (agent_set_timeout(c, HANDSHAKE_MS, err) < 0)
+	if (agent_set_timeout(c, wait_ms < HANDSHAKE_MS ? wait_ms : HANDSHAKE_MS, err) < 0)
 		return -err->code;
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return err_errno(err, "agent: cannot connect to %s", uds);
@@ -120,20 +129,24 @@ static int try_connect(struct agent_conn *c, const char *uds, unsigned port, str
 int agent_connect(struct agent_conn *c, const char *uds, unsigned port, unsigned wait_ms,
 		  struct ember_err *err)
 {
-	unsigned waited_us = 0, step_us = 1000;
+	uint64_t deadline = now_ms() + wait_ms, now;
+	unsigned step_us = 1000;
 	int ret;
 
 	for (;;) {
+		now = now_ms();
 		c->fd = -1;
-		ret = try_connect(c, uds, port, err);
+		/* the tries and the pauses between them within wait_ms (a last
+		 * try gets a second at least) */
+		ret = try_connect(c, uds, port,
+				  now + 1000 < deadline ? (unsigned)(deadline - now) : 1000, err);
 		if (!ret)
 			return 0;
 		agent_close(c);
-		if (waited_us >= wait_ms * 1000ull)
+		if (now_ms() >= deadline)
 			return ret;
 		/* 1 ms, doubling to 100 ms: a restored guest answers within a few */
 		nanosleep(&(struct timespec){ 0, (long)step_us * 1000 }, NULL);
-		waited_us += step_us;
 		step_us = step_us * 2 > 100000 ? 100000 : step_us * 2;
 	}
 }

@@ -336,3 +336,32 @@ Test(agent_connect, reports_a_missing_socket_and_a_path_too_long)
 	longpath[sizeof(longpath) - 1] = '\0';
 	cr_assert_eq(agent_connect(&c, longpath, 1024, 0, &err), -ENAMETOOLONG);
 }
+
+/* The time allowed bounds the tries themselves, not only the pauses between
+ * them: a guest that never answers costs wait_ms (a second at least), not a
+ * full handshake timeout per try for as many tries as the pauses allow. */
+Test(agent_connect, gives_up_in_the_time_allowed_when_no_try_is_answered)
+{
+	char dir[] = "/tmp/ember-agent-test.XXXXXX";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timespec t0, t1;
+	struct agent_conn c;
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	long ms;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/v.sock", dir);
+	/* listens and never accepts: every handshake waits for an answer */
+	cr_assert_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(l, 64), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(agent_connect(&c, sa.sun_path, 1024, 1500, &err), -ETIMEDOUT, "%s", err.msg);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_geq(ms, 1400, "it tried for the time allowed (%ld ms)", ms);
+	cr_assert_lt(ms, 5000, "and stopped then, not after a 10 s handshake timeout (%ld ms)", ms);
+	cr_assert_eq(c.fd, -1);
+	close(l);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
