@@ -2,6 +2,8 @@
 /* CPUID normalisation: topology, APIC ids, hypervisor leaves. */
 #include "cpuid.h"
 
+#include <asm/kvm_para.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,6 +138,20 @@ static void fix_amd_leaves(struct kvm_cpuid_entry2 *e, const struct cpuid_topolo
 	}
 }
 
+/* No asynchronous page faults: with them a guest task that touches memory
+ * the host must read from disk (a snapshot's file, pages the host evicted)
+ * sleeps on a token until KVM says the page is ready. A restored guest
+ * holds the sleepers and tokens of the VM it was saved from, which the new
+ * VM never completes, and in the test host clones under memory pressure
+ * hung or died in that path (Firecracker's issues 3020 and 5322 show the
+ * same). A function VM has one task to run: the vCPU waiting for the page
+ * costs it nothing. */
+static void hide_async_pf(struct kvm_cpuid_entry2 *e)
+{
+	e->eax &= ~((1u << KVM_FEATURE_ASYNC_PF) | (1u << KVM_FEATURE_ASYNC_PF_VMEXIT) |
+		    (1u << KVM_FEATURE_ASYNC_PF_INT));
+}
+
 void cpuid_normalize(struct cpuid_table *t, const struct cpuid_topology *topo)
 {
 	bool amd = is_amd(t);
@@ -152,6 +168,7 @@ void cpuid_normalize(struct cpuid_table *t, const struct cpuid_topology *topo)
 		case 0xb:
 		case 0x1f: fix_ext_topology(e, topo); break;
 		case 0x8000001d: fix_cache_leaf(e, topo, false); break;
+		case KVM_CPUID_FEATURES: hide_async_pf(e); break;
 		default:
 			if (amd)
 				fix_amd_leaves(e, topo);

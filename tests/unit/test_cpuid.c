@@ -130,3 +130,22 @@ Test(cpuid, find_respects_subleaf_only_when_indexed)
 	cr_assert_null(cpuid_find(&t, 4, 1), "leaf 4 subleaf 1 absent");
 	cr_assert_null(cpuid_find(&t, 0x12, 0));
 }
+
+/* KVM's paravirtual features stay, but for asynchronous page faults, whose
+ * sleeping tasks a restored guest carries over into a VM that never wakes
+ * them. */
+Test(cpuid, kvm_features_without_async_page_faults)
+{
+	struct cpuid_table t;
+	struct kvm_cpuid_entry2 *e;
+	uint32_t apf = (1u << 4) | (1u << 10) | (1u << 14), clock = (1u << 3) | (1u << 24);
+
+	intel_table(&t);
+	add(&t, 0x40000001, 0, false, apf | clock | (1u << 6), 0, 0, 0);
+	cpuid_normalize(&t, &four);
+	e = cpuid_find(&t, 0x40000001, 0);
+	cr_assert_not_null(e);
+	cr_assert_eq(e->eax & apf, 0, "async PF, its VM-exit and interrupt delivery hidden");
+	cr_assert_eq(e->eax & (clock | (1u << 6)), clock | (1u << 6),
+		     "kvmclock, its stable bit and PV EOI kept");
+}
