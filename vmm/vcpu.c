@@ -391,6 +391,25 @@ static void report_internal_error(struct vcpu *v)
 	    (unsigned long long)regs.rip, insn, data[0] ? data : " none");
 }
 
+/* Said at Warning, with where the guest was: a guest that triple-faults
+ * has crashed, and a caller logging only warnings should learn why it
+ * ended and have what maps the crash to the guest kernel's code. */
+static void report_triple_fault(struct vcpu *v)
+{
+	struct kvm_regs regs = { 0 };
+	struct kvm_sregs sr = { 0 };
+	char insn[64];
+
+	ioctl(v->fd, KVM_GET_REGS, &regs);
+	ioctl(v->fd, KVM_GET_SREGS, &sr);
+	format_insn(v, regs.rip, insn, sizeof(insn));
+	log_warn("vCPU %u: triple fault: the guest is shut down; RIP 0x%llx RSP 0x%llx CR0 0x%llx "
+		 "CR2 0x%llx CR3 0x%llx CR4 0x%llx EFER 0x%llx, instruction bytes: %s",
+		 v->index, (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+		 (unsigned long long)sr.cr0, (unsigned long long)sr.cr2, (unsigned long long)sr.cr3,
+		 (unsigned long long)sr.cr4, (unsigned long long)sr.efer, insn);
+}
+
 static void handle_system_event(struct vcpu *v)
 {
 	switch (v->run->system_event.type) {
@@ -417,6 +436,7 @@ static bool handle_exit(struct vcpu *v)
 		vm_request_exit(v->vm, VM_EXIT_HALT, 0, "vCPU %u halted", v->index);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
+		report_triple_fault(v);
 		vm_request_exit(v->vm, VM_EXIT_SHUTDOWN, 0,
 				"guest shut down (triple fault on vCPU %u)", v->index);
 		return false;
