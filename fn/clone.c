@@ -18,6 +18,10 @@
 #include "fn.h"
 
 #define API_READY_MS 10000
+/* A restored clone's agent is running already: its handshake answers in
+ * well under a second. One that has not answered in this long is broken
+ * (serve then tries a fresh clone), however long the request may take. */
+#define CONNECT_MS 10000
 
 static unsigned left_ms(const struct fn_clone *c)
 {
@@ -242,9 +246,12 @@ static int connect_agent(struct fn_clone *c, struct agent_conn *conn, struct emb
 	char vsock[FN_RUN_MAX + 16];
 
 	path_in(c, "v.sock", vsock, sizeof(vsock));
-	if (agent_connect(conn, vsock, AGENT_PORT, left_ms(c), err) < 0 ||
+	c->delivered = false;
+	if (agent_connect(conn, vsock, AGENT_PORT,
+			  left_ms(c) < CONNECT_MS ? left_ms(c) : CONNECT_MS, err) < 0 ||
 	    agent_set_timeout(conn, left_ms(c), err) < 0)
 		return -err->code;
+	c->delivered = true;
 	return 0;
 }
 

@@ -72,6 +72,9 @@ struct fn_clone {
 	struct fn_timing t;
 	/* the Uffd backend: a page server thread for this VM */
 	bool pager_on, record, pager_started, answered;
+	/* the request went to the agent: a failure after this is the
+	 * function's business, before it the clone's (serve may retry) */
+	bool delivered;
 	int pager_listen, stop_fd, ready_fd;
 	uint32_t *ws_pages;
 	size_t ws_n;

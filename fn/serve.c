@@ -41,6 +41,7 @@
 #define SEND_MS    10000
 #define READ_MS    10000 /* a request must arrive whole within this */
 #define CLIENTS    1024  /* connections still sending their request */
+#define RETRIES    1     /* fresh clones for a request its clone never got */
 
 struct job {
 	int fd;
@@ -75,6 +76,7 @@ struct server {
 	unsigned spares; /* workers holding a spare ember, API up */
 	bool stopping;
 	unsigned long long served, failed, rejected, unknown;
+	unsigned long long clone_failures; /* clones replaced before the request reached them */
 	pthread_t *workers;
 	struct client *clients; /* only the epoll thread touches these */
 	unsigned nr_clients;
@@ -204,14 +206,38 @@ static void fail_job(struct server *s, struct job *j, const struct ember_err *er
 	count(s, &s->failed);
 }
 
+/* A clone that failed before the request reached it (its restore, or its
+ * agent's handshake) is replaced by a fresh one, RETRIES times at most:
+ * the function never saw the request, so nothing runs twice. Counted in
+ * GET /stats and said on stderr, as the clone's failure is not the
+ * function's. */
+static bool retry_clone(struct server *s, const struct job *j, struct slot *w, int ret,
+			const struct ember_err *err, unsigned *tries)
+{
+	if (ret >= 0 || w->c.delivered || (*tries)++ >= RETRIES)
+		return false;
+	fprintf(stderr,
+		"ember-fn: %s /fn/%s: the clone failed before the request reached it (%s); "
+		"trying a fresh one\n",
+		j->method, j->snap.name, err->msg);
+	count(s, &s->clone_failures);
+	slot_drop(w);
+	return true;
+}
+
 static void run_stdin_job(struct server *s, struct job *j, struct slot *w)
 {
 	struct ember_err err = { 0 };
 	struct agent_result res = { 0 };
-	int ret = slot_start(s, w, j, &err);
+	unsigned tries = 0;
+	int ret;
 
-	if (!ret)
-		ret = fn_clone_run(&w->c, j->body, j->body_len, &res, &err);
+	do {
+		w->c.delivered = false;
+		ret = slot_start(s, w, j, &err);
+		if (!ret)
+			ret = fn_clone_run(&w->c, j->body, j->body_len, &res, &err);
+	} while (retry_clone(s, j, w, ret, &err, &tries));
 	if (ret < 0) {
 		slot_done(s, w, false);
 		fail_job(s, j, &err);
@@ -286,15 +312,20 @@ static void run_http_job(struct server *s, struct job *j, struct slot *w)
 	char extra[256];
 	int ret = fn_http_resp_init(&resp, head) < 0 ? err_set(&err, ENOMEM, "out of memory") : 0;
 	bool broken = false;
+	unsigned tries = 0;
 
-	if (!ret)
+	while (!ret) {
+		w->c.delivered = false;
 		ret = slot_start(s, w, j, &err);
-	if (!ret) {
-		ret = fn_clone_http(&w->c, &req, &resp, &err);
-		/* closed early, not HTTP, or no server listening any more */
-		broken = ret < 0 &&
-			 (err.code == EPIPE || err.code == EPROTO || err.code == ECONNREFUSED);
+		if (!ret)
+			ret = fn_clone_http(&w->c, &req, &resp, &err);
+		if (!retry_clone(s, j, w, ret, &err, &tries))
+			break;
+		ret = 0;
 	}
+	/* closed early, not HTTP, or no server listening any more */
+	broken = ret < 0 && w->c.delivered &&
+		 (err.code == EPIPE || err.code == EPROTO || err.code == ECONNREFUSED);
 	if (broken) {
 		respond_broken(s, j, w, &err);
 	} else if (ret < 0) {
@@ -409,9 +440,9 @@ static void stats(struct server *s, int fd)
 	n = snprintf(body, sizeof(body),
 		     "{\"running\": %u, \"queued\": %u, \"max_vms\": %u, \"queue\": %u, "
 		     "\"spares\": %u, \"served\": %llu, \"failed\": %llu, \"rejected\": %llu, "
-		     "\"unknown\": %llu}\n",
+		     "\"unknown\": %llu, \"clone_failures\": %llu}\n",
 		     s->running, s->queued, s->max_vms, s->queue_max, s->spares, s->served,
-		     s->failed, s->rejected, s->unknown);
+		     s->failed, s->rejected, s->unknown, s->clone_failures);
 	pthread_mutex_unlock(&s->lock);
 	respond(fd, 200, "Content-Type: application/json\r\n", body, (size_t)n, NULL, 0);
 }

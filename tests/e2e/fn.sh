@@ -153,7 +153,8 @@ done
 for ((i = 0; i < 100; i++)); do [ "$(embers)" = "$em0" ] && [ "$(rundirs)" = "$dirs0" ] && break; sleep 0.2; done
 fd1=$(fds) mem1=$(avail) em1=$(embers) dirs1=$(rundirs)
 n200=$(grep -c '^200$' "$E2E_TMP/leak.codes" || true)
-echo "    (200 requests in $((($(date +%s%N) - t0) / 1000000)) ms: $n200 answered 200; fds $fd0 -> $fd1," \
+cf=$(curl -s "$url/stats" | jq -r .clone_failures)
+echo "    (200 requests in $((($(date +%s%N) - t0) / 1000000)) ms: $n200 answered 200, $cf clones replaced; fds $fd0 -> $fd1," \
 	"embers $em0 -> $em1, run dirs $dirs0 -> $dirs1, MemAvailable $mem0 -> $mem1 MiB)"
 curl -s "$url/stats" >"$E2E_TMP/leak.out" || true
 {

@@ -5,6 +5,7 @@
  * API against a fake server answering each way a server can.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -186,6 +187,7 @@ Test(fn_log, a_request_to_a_clone_whose_ember_ended_says_how_it_ended)
 	cr_assert(strstr(err.msg, "(ember: guest reset)"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "(ember exited, status 3)"), "%s", err.msg);
 	cr_assert_eq(c.pid, 0);
+	cr_assert_not(c.delivered, "the request never reached the agent: serve may retry it");
 	agent_result_free(&res);
 }
 
@@ -216,17 +218,22 @@ static void *fake_main(void *arg)
 	return NULL;
 }
 
-static void fake_start(struct fake *f, const char *reply)
+static void fake_start_at(struct fake *f, const char *name, const char *reply)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	snprintf(f->path, sizeof(f->path), "%s/api.sock", dir);
+	snprintf(f->path, sizeof(f->path), "%s/%s", dir, name);
 	memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
 	f->reply = reply;
 	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	cr_assert_eq(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cr_assert_eq(listen(f->lfd, 1), 0);
 	cr_assert_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void fake_start(struct fake *f, const char *reply)
+{
+	fake_start_at(f, "api.sock", reply);
 }
 
 static void fake_stop(struct fake *f)
@@ -457,4 +464,31 @@ Test(fn_image, references_need_a_transport_and_give_a_name)
 	cr_assert_str_eq(name, "app");
 	cr_assert_lt(fn_image_default_name("oci:/srv/.hidden", name, sizeof(name), &err), 0);
 	cr_assert(strstr(err.msg, "--name"), "%s", err.msg);
+}
+
+TestSuite(fn_clone, .init = setup, .fini = teardown);
+
+/* Once the agent has answered its handshake the request is the function's:
+ * a failure after it (here the agent goes away) is never retried. */
+Test(fn_clone, a_request_past_the_agents_handshake_counts_as_delivered)
+{
+	struct agent_result res = { 0 };
+	struct ember_err err = { 0 };
+	struct fn_opts o;
+	struct fn_clone c;
+	struct fake f;
+
+	signal(SIGPIPE, SIG_IGN); /* as serve does: the agent may be gone mid-write */
+	fn_opts_defaults(&o, "ember-fn");
+	memset(&c, 0, sizeof(c));
+	c.opts = &o;
+	c.t0 = fn_now_us();
+	snprintf(c.dir, sizeof(c.dir), "%s", dir);
+	fake_start_at(&f, "v.sock", "OK 1073741824\n");
+	cr_assert_lt(fn_clone_run(&c, "x", 1, &res, &err), 0);
+	fake_stop(&f);
+	cr_assert(strstr(f.request, "CONNECT 1024"), "%s", f.request);
+	cr_assert(strstr(err.msg, "running the request: agent:"), "%s", err.msg);
+	cr_assert(c.delivered, "the agent took the connection: the failure is past delivery");
+	agent_result_free(&res);
 }
