@@ -103,6 +103,17 @@ struct config_entropy {
 	struct config_rate_limiter rate_limiter;
 };
 
+/* PUT /balloon (Firecracker's BalloonDeviceConfig); amount_mib follows
+ * PATCH /balloon, stats_polling_interval_s PATCH /balloon/statistics. */
+struct config_balloon {
+	bool set;
+	uint32_t amount_mib;
+	bool deflate_on_oom;
+	uint16_t stats_polling_interval_s;
+	bool free_page_hinting;
+	bool free_page_reporting;
+};
+
 struct config_serial {
 	char *out_path;              /* NULL: the caller's (stdout) */
 	struct config_bucket output; /* bytes; excess output is dropped */
@@ -121,6 +132,7 @@ struct vm_config {
 	unsigned nr_nets;
 	struct config_vsock vsock;
 	struct config_entropy entropy;
+	struct config_balloon balloon;
 };
 
 void config_init(struct vm_config *cfg);

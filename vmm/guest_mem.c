@@ -220,6 +220,29 @@ int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_
 	return 0;
 }
 
+int guest_mem_discard(const struct guest_mem *mem, uint64_t gpa, uint64_t len,
+		      struct ember_err *err)
+{
+	void *p;
+
+	if (gpa % LAYOUT_PAGE || len % LAYOUT_PAGE)
+		return err_set(err, EINVAL,
+			       "discarding 0x%" PRIx64 "+0x%" PRIx64 ": not 4 KiB pages", gpa, len);
+	if (mem->pages == GUEST_MEM_2M)
+		return err_set(err, EOPNOTSUPP, "4 KiB pages cannot be discarded from 2 MiB pages");
+	/* Through the accessor: the range is checked, and marked for a diff
+	 * snapshot, whose copy of these pages must now read as the guest's. */
+	p = guest_mem_ptr(mem, gpa, len);
+	if (!p)
+		return err_set(err, EFAULT,
+			       "discarding 0x%" PRIx64 "+0x%" PRIx64 ": outside guest memory", gpa,
+			       len);
+	if (madvise(p, len, MADV_DONTNEED) < 0)
+		return err_errno(err, "madvise(MADV_DONTNEED) of 0x%" PRIx64 "+0x%" PRIx64, gpa,
+				 len);
+	return 0;
+}
+
 uint64_t guest_mem_low_end(const struct guest_mem *mem)
 {
 	return mem->nr_regions ? mem->regions[0].gpa + mem->regions[0].size : 0;

@@ -65,6 +65,11 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 		    struct ember_err *err);
 int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len,
 		   struct ember_err *err);
+/* Give [gpa, gpa + len) back to the host (madvise(MADV_DONTNEED)): the
+ * pages read as zeros, or as the memory file's, when next touched. Both
+ * ends 4 KiB-aligned, the range within one region; not for 2 MiB pages. */
+int guest_mem_discard(const struct guest_mem *mem, uint64_t gpa, uint64_t len,
+		      struct ember_err *err);
 /* End of RAM below the MMIO hole. */
 uint64_t guest_mem_low_end(const struct guest_mem *mem);
 

@@ -129,6 +129,27 @@ static void entropy(const struct vm *vm, json_t *root)
 	add(g, "entropy_rate_limiter_throttled", s->throttled);
 }
 
+/* Firecracker's balloon group, free page hinting's counters at zero. */
+static void balloon(const struct vm *vm, json_t *root)
+{
+	const struct virtio_balloon_metrics zero = { 0 };
+	const struct virtio_balloon_metrics *s = vm && vm->balloon ? &vm->balloon->metrics : &zero;
+	json_t *g = group(root, "balloon");
+
+	add(g, "activate_fails", s->activate_fails);
+	add(g, "inflate_count", s->inflate_count);
+	add(g, "stats_updates_count", s->stats_updates_count);
+	add(g, "stats_update_fails", s->stats_update_fails);
+	add(g, "deflate_count", s->deflate_count);
+	add(g, "event_fails", s->event_fails);
+	add(g, "free_page_report_count", s->free_page_report_count);
+	add(g, "free_page_report_freed", s->free_page_report_freed);
+	add(g, "free_page_report_fails", s->free_page_report_fails);
+	add(g, "free_page_hint_count", 0);
+	add(g, "free_page_hint_freed", 0);
+	add(g, "free_page_hint_fails", 0);
+}
+
 static void vcpus(const struct vm *vm, json_t *root)
 {
 	struct vcpu_stats sum = { 0 }, s;
@@ -168,6 +189,7 @@ json_t *instance_metric_counters(const struct instance *in)
 	net(in->vm, root);
 	vsock(in->vm, root);
 	entropy(in->vm, root);
+	balloon(in->vm, root);
 	vcpus(in->vm, root);
 	uart(in->vm, root);
 	logger = group(root, "logger");

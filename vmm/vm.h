@@ -14,6 +14,7 @@
 #include "net.h"
 #include "vsock.h"
 #include "rng.h"
+#include "balloon.h"
 #include "bus.h"
 #include "cmdline.h"
 #include "config.h"
@@ -104,6 +105,7 @@ struct vm {
 	unsigned nr_nets;
 	struct virtio_vsock *vsock;
 	struct virtio_rng *rng;
+	struct virtio_balloon *balloon;
 	int serial_irq_fd;
 	int i8042_irq_fd;
 

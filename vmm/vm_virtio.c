@@ -278,10 +278,49 @@ static int add_rng(struct vm *vm, const struct config_entropy *c, struct ember_e
 	return ret;
 }
 
-/* Firecracker's attach order: block devices, network interfaces, vsock, entropy. */
+static void on_balloon_timer(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_balloon_stats_timer(ctx);
+}
+
+static int add_balloon(struct vm *vm, const struct config_balloon *c, struct ember_err *err)
+{
+	struct virtio_balloon_params p = {
+		.num_pages = c->amount_mib * VIRTIO_BALLOON_PAGES_MIB,
+		.deflate_on_oom = c->deflate_on_oom,
+		.stats_interval_s = c->stats_polling_interval_s,
+		.free_page_reporting = c->free_page_reporting,
+	};
+	struct virtio_balloon *b;
+	uint64_t base = 0;
+	uint32_t irq = 0;
+	int ret;
+
+	b = new_device(vm, sizeof(*b), &base, &irq, err);
+	if (!b)
+		return -err->code;
+	ret = virtio_balloon_open(b, &p, &vm->mem, base, irq, err);
+	if (ret) {
+		free(b);
+		return err_prefix(err, "balloon");
+	}
+	vm->balloon = b;
+	ret = attach(vm, &b->transport, "balloon", err);
+	if (!ret && b->timer_fd >= 0)
+		ret = evloop_add(&vm->loop, b->timer_fd, EPOLLIN, on_balloon_timer, b, err);
+	return ret;
+}
+
+/* Firecracker's attach order: the balloon, block devices, network
+ * interfaces, vsock, entropy. */
 int vm_virtio_create(struct vm *vm, struct ember_err *err)
 {
 	int ret = 0;
+
+	if (vm->cfg->balloon.set)
+		ret = add_balloon(vm, &vm->cfg->balloon, err);
 
 	for (unsigned i = 0; !ret && i < vm->cfg->nr_drives; i++)
 		ret = add_drive(vm, &vm->cfg->drives[i], err);
@@ -374,6 +413,11 @@ void vm_virtio_destroy(struct vm *vm)
 		virtio_vsock_close(vm->vsock);
 		free(vm->vsock);
 		vm->vsock = NULL;
+	}
+	if (vm->balloon) {
+		virtio_balloon_close(vm->balloon);
+		free(vm->balloon);
+		vm->balloon = NULL;
 	}
 	if (vm->rng) {
 		virtio_rng_close(vm->rng);

@@ -13,36 +13,6 @@ OUT="$E2E_TMP/api.out"
 ERR="$E2E_TMP/api.err"
 rc=0
 
-# api METHOD PATH [BODY]: sets $code and $body
-api() {
-	local args=(-s --max-time 20 --unix-socket "$SOCK" -X "$1" -o "$E2E_TMP/body" -w '%{http_code}')
-	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' -d "$3")
-	code=$(curl "${args[@]}" "http://localhost$2") || code=000
-	body=$(cat "$E2E_TMP/body" 2>/dev/null || true)
-}
-
-# check DESCRIPTION CONDITION...: the condition, with the last answer on failure
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		pass "$what"
-	else
-		echo "$code $body" >"$E2E_TMP/last"
-		fail "$what" "$E2E_TMP/last" "$ERR"
-	fi
-}
-
-wait_for() { # wait_for SECONDS CONDITION...
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 ticks() { grep -c '^tick ' "$OUT" 2>/dev/null || true; }
 last_size() { sed -n 's/^tick [0-9]* size=\([0-9]*\).*/\1/p' "$OUT" | tail -1; }
 

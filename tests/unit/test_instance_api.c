@@ -212,6 +212,42 @@ Test(instance_api, serial_and_entropy_settings)
 	cr_assert_not(in.cfg.entropy.rate_limiter.set);
 }
 
+Test(instance_api, balloon_before_boot)
+{
+	json_t *o;
+
+	cr_assert_eq(call(HTTP_VERB_GET, "/balloon", NULL), 400);
+	cr_assert_str_eq(fault(), "Balloon config error: No balloon device found.");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/balloon", "{\"amount_mib\": 1}"), 400);
+	cr_assert(strstr(fault(), "missing field `deflate_on_oom`"), "%s", fault());
+	cr_assert_eq(
+	    call(HTTP_VERB_PUT, "/balloon", "{\"amount_mib\": 129, \"deflate_on_oom\": false}"),
+	    400);
+	cr_assert_str_eq(fault(), "Balloon config error: Amount of pages requested is too large.");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/balloon",
+			  "{\"amount_mib\": 16, \"deflate_on_oom\": true, "
+			  "\"stats_polling_interval_s\": 2, \"free_page_reporting\": true}"),
+		     204, "%s", reply.body);
+	cr_assert_eq(call(HTTP_VERB_GET, "/balloon", NULL), 200);
+	o = answer();
+	cr_assert_eq(json_integer_value(json_object_get(o, "amount_mib")), 16);
+	cr_assert(json_is_true(json_object_get(o, "deflate_on_oom")));
+	cr_assert_eq(json_integer_value(json_object_get(o, "stats_polling_interval_s")), 2);
+	cr_assert(json_is_false(json_object_get(o, "free_page_hinting")));
+	cr_assert(json_is_true(json_object_get(o, "free_page_reporting")));
+	json_decref(o);
+	cr_assert_eq(call(HTTP_VERB_GET, "/balloon/statistics", NULL), 400);
+	cr_assert(strstr(fault(), "not supported before starting"), "%s", fault());
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/balloon", "{\"amount_mib\": 1}"), 400);
+	cr_assert(strstr(fault(), "not supported before starting"), "%s", fault());
+	cr_assert_eq(call(HTTP_VERB_PUT, "/balloon",
+			  "{\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_hinting\": "
+			  "true}"),
+		     400);
+	cr_assert(strstr(fault(), "hinting"), "%s", fault());
+	cr_assert_eq(in.cfg.balloon.amount_mib, 16, "a refused PUT changes nothing");
+}
+
 Test(instance_api, config_file_sections_are_their_puts)
 {
 	struct ember_err err = { 0 };
@@ -291,6 +327,8 @@ Test(instance_api, the_dump_loads_back_to_the_same_dump)
 	     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": true, \"cpu_template\": \"T2S\"}");
 	call(HTTP_VERB_PUT, "/vsock", "{\"guest_cid\": 9, \"uds_path\": \"/tmp/v\"}");
 	call(HTTP_VERB_PUT, "/entropy", "{}");
+	call(HTTP_VERB_PUT, "/balloon",
+	     "{\"amount_mib\": 8, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 1}");
 	a = res_dump_config(&in);
 	cr_assert_eq(instance_init(&other, "other", "0", &opts), 0);
 	cr_assert_eq(res_load_config(&other, &other.cfg, a, true, &err), 0, "%s: %s", err.msg, a);
@@ -298,6 +336,10 @@ Test(instance_api, the_dump_loads_back_to_the_same_dump)
 	cr_assert_str_eq(a, b);
 	cr_assert(strstr(a, "\"cpu_template\":\"T2S\""), "%s", a);
 	cr_assert(strstr(a, "\"one_time_burst\":7"), "%s", a);
+	cr_assert(strstr(a, "\"balloon\":{\"amount_mib\":8,\"deflate_on_oom\":true,"
+			    "\"stats_polling_interval_s\":1,\"free_page_hinting\":false,"
+			    "\"free_page_reporting\":false}"),
+		  "%s", a);
 	free(a);
 	free(b);
 	instance_free(&other);

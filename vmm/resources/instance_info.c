@@ -12,15 +12,6 @@ static const char *state_name(enum instance_state s)
 	return s == INSTANCE_RUNNING ? "Running" : s == INSTANCE_PAUSED ? "Paused" : "Not started";
 }
 
-/* 200 with a JSON body; takes the reference. */
-static int reply(struct res_call *c, json_t *body, struct ember_err *err)
-{
-	c->reply = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(body);
-	c->status = 200;
-	return c->reply ? 0 : err_set(err, ENOMEM, "out of memory");
-}
-
 /* A snapshot load's latency and where it went (us). */
 static json_t *load_latencies(const struct instance *in)
 {
@@ -45,7 +36,7 @@ static int get_info(struct instance *in, struct res_call *c, struct ember_err *e
 
 	if (info && in->ext.enabled && in->load_snapshot_us && in->vm)
 		json_object_set_new(info, "latencies_us", load_latencies(in));
-	return reply(c, info, err);
+	return res_reply(c, info, err);
 }
 
 static int get_version(struct instance *in, struct res_call *c, struct ember_err *err)
@@ -54,7 +45,7 @@ static int get_version(struct instance *in, struct res_call *c, struct ember_err
 
 	if (v && in->ext.enabled)
 		json_object_set_new(v, "ember_version", json_string(in->version));
-	return reply(c, v, err);
+	return res_reply(c, v, err);
 }
 
 static int get_config(struct instance *in, struct res_call *c, struct ember_err *err)

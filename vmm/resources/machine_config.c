@@ -127,12 +127,7 @@ static json_t *dump(const struct instance *in)
 
 static int get(struct instance *in, struct res_call *c, struct ember_err *err)
 {
-	json_t *o = machine_json(&in->cfg.machine);
-
-	c->reply = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(o);
-	c->status = 200;
-	return c->reply ? 0 : err_set(err, ENOMEM, "out of memory");
+	return res_reply(c, machine_json(&in->cfg.machine), err);
 }
 
 const struct res_def res_machine_config = {

@@ -123,6 +123,8 @@ bool res_id_valid(const char *id);
 /* Hot-plug after boot (PUT or DELETE of a device): Firecracker needs PCI,
  * which ember does not have. */
 int res_no_hotplug(struct instance *in, struct res_call *c, struct ember_err *err);
+/* 200 with body as compact JSON; takes the reference (NULL: ENOMEM). */
+int res_reply(struct res_call *c, json_t *body, struct ember_err *err);
 /* What Firecracker always shows as null in GET /vm/config. */
 json_t *res_dump_null(const struct instance *in);
 
@@ -191,6 +193,6 @@ char *res_dump_config(const struct instance *in);
 extern const struct res_def res_actions, res_boot_source, res_cpu_config, res_drives, res_entropy,
     res_instance_info, res_logger, res_machine_config, res_metrics, res_network_interfaces,
     res_serial, res_snapshot_create, res_snapshot_load, res_version, res_vm_config, res_vm_state,
-    res_vsock, res_balloon, res_mmds_config, res_pmem, res_memory_hotplug;
+    res_vsock, res_balloon, res_balloon_statistics, res_mmds_config, res_pmem, res_memory_hotplug;
 
 #endif

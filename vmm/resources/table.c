@@ -28,6 +28,7 @@ const struct res_def *const res_table[] = {
 	&res_network_interfaces,
 	&res_vsock,
 	&res_balloon,
+	&res_balloon_statistics,
 	&res_mmds_config,
 	&res_entropy,
 	&res_pmem,
@@ -88,6 +89,14 @@ int res_no_hotplug(struct instance *in, struct res_call *c, struct ember_err *er
 	(void)in;
 	(void)c;
 	return err_set(err, ENOTSUP, "PCI is not enabled");
+}
+
+int res_reply(struct res_call *c, json_t *body, struct ember_err *err)
+{
+	c->reply = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(body);
+	c->status = 200;
+	return c->reply ? 0 : err_set(err, ENOMEM, "out of memory");
 }
 
 json_t *res_dump_null(const struct instance *in)

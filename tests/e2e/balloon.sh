@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end: the balloon as a Firecracker client drives it over the API.
+# The guest fills its free memory and frees it; PATCH /balloon inflates the
+# balloon and ember's RSS falls by about as much; statistics come from the
+# guest; Firecracker's refusals; deflate; and a snapshot of the VM restores
+# with the balloon's target and statistics in a new process.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SOCK="$E2E_TMP/a.sock"
+METRICS="$E2E_TMP/metrics.ndjson"
+OUT="$E2E_TMP/a.out"
+ERR="$E2E_TMP/a.err"
+INFLATE=150 # MiB of a 256 MiB guest
+
+rss_mib() { awk '/^VmRSS:/ {print int($2 / 1024)}' "/proc/$1/status"; }
+stat_of() { # stat_of FIELD: from GET /balloon/statistics
+	api GET /balloon/statistics
+	jq -r ".$1 // empty" <<<"$body"
+}
+actual_is() { [ "$(stat_of actual_mib)" = "$1" ]; }
+ticks() { grep -c '^tick' "$OUT" 2>/dev/null || true; }
+json_is() { jq -en "input | $1" >/dev/null; } # json_is FILTER <<<JSON
+
+# The guest: fill what memory it has free (a tmpfs file), free it, then tick.
+cmd='n=$(awk '"'"'/MemAvailable/ {print int($2 / 1024) - 24}'"'"' /proc/meminfo);'
+cmd+=' dd if=/dev/zero of=/tmp/fill bs=1M count=$n 2>/dev/null; rm /tmp/fill; echo filled $n;'
+cmd+=' i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done'
+
+set +e
+"$EMBER" --api-sock "$SOCK" --id e2e-balloon --metrics-path "$METRICS" >"$OUT" 2>"$ERR" </dev/null &
+pid=$!
+set -e
+pids="$pid"
+trap 'for p in $pids; do kill -KILL $p 2>/dev/null || true; done; rm -rf "$E2E_TMP"' EXIT
+wait_for 10 test -S "$SOCK" || true
+
+boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
+	'{kernel_image_path: $k, boot_args: $a}')
+api PUT /boot-source "$boot"
+api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+api PUT /balloon '{"amount_mib": 300, "deflate_on_oom": true}'
+check "PUT /balloon beyond guest memory: Firecracker's 400" \
+	bash -c "[ $code = 400 ] && jq -en 'input | .fault_message == \"Balloon config error: Amount of pages requested is too large.\"' <<<'$body' >/dev/null"
+api PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1}'
+check "PUT /balloon: 204" test "$code" = 204
+api PUT /actions '{"action_type": "InstanceStart"}'
+check "InstanceStart: 204" test "$code" = 204
+
+wait_for 90 grep -q '^tick' "$OUT" || true
+check "the guest filled and freed its memory ($(grep -m1 '^filled' "$OUT" || echo nothing))" \
+	bash -c "grep -q '^filled' '$OUT' && grep -q '^tick' '$OUT'"
+wait_for 30 bash -c "[ -n \"\$(curl -s --unix-socket '$SOCK' http://localhost/balloon/statistics | jq -r '.total_memory // empty')\" ]" || true
+api GET /balloon/statistics
+check "GET /balloon/statistics: the guest's figures (total, free, available memory)" \
+	bash -c "[ $code = 200 ] && jq -en 'input | .target_mib == 0 and .actual_mib == 0 and .total_memory > 200*1048576 and .free_memory > 0 and .available_memory > 0' <<<'$body' >/dev/null"
+
+before=$(rss_mib "$pid")
+api PATCH /balloon "{\"amount_mib\": $INFLATE}"
+check "PATCH /balloon to $INFLATE MiB: 204" test "$code" = 204
+wait_for 120 actual_is "$INFLATE" || true
+check "the guest inflated the balloon to $INFLATE MiB (actual $(stat_of actual_mib))" actual_is "$INFLATE"
+after=$(rss_mib "$pid")
+check "ember's RSS fell by at least 100 MiB ($before MiB, then $after MiB)" \
+	test $((before - after)) -ge 100
+api GET /balloon
+check "GET /balloon: the new target" \
+	bash -c "jq -en 'input | .amount_mib == $INFLATE and .deflate_on_oom and .stats_polling_interval_s == 1' <<<'$body' >/dev/null"
+api GET /vm/config
+check "GET /vm/config: the balloon with its target" \
+	json_is ".balloon.amount_mib == $INFLATE" <<<"$body"
+
+api PATCH /balloon '{"amount_mib": 257}'
+check "PATCH /balloon beyond guest memory is Firecracker's 400" \
+	bash -c "[ $code = 400 ] && grep -q 'Balloon update error: Balloon: Requested memory should be less than 257MiB' <<<'$body'"
+api PATCH /balloon/statistics '{"stats_polling_interval_s": 0}'
+check "statistics cannot be turned off after boot" \
+	bash -c "[ $code = 400 ] && grep -q 'Statistics cannot be enabled/disabled after activation' <<<'$body'"
+api PATCH /balloon/statistics '{"stats_polling_interval_s": 2}'
+check "PATCH /balloon/statistics to 2 s: 204" test "$code" = 204
+api PUT /balloon '{"amount_mib": 1, "deflate_on_oom": false}'
+check "PUT /balloon after boot is refused" \
+	bash -c "[ $code = 400 ] && grep -q 'not supported after starting' <<<'$body'"
+api PUT /actions '{"action_type": "FlushMetrics"}'
+check "metrics: balloon inflations and statistics counted" \
+	bash -c "tail -1 '$METRICS' | jq -en 'input | .balloon.inflate_count > 0 and .balloon.stats_updates_count > 0 and .balloon.event_fails == 0' >/dev/null"
+
+api PATCH /balloon '{"amount_mib": 20}'
+wait_for 120 actual_is 20 || true
+check "deflated to 20 MiB (actual $(stat_of actual_mib))" actual_is 20
+t=$(ticks)
+wait_for 20 bash -c "[ \$(grep -c '^tick' '$OUT') -gt $t ]" || true
+check "the guest runs on" bash -c "[ $(ticks) -gt $t ]"
+
+# A snapshot of the VM with its balloon, loaded in a new process.
+api PATCH /vm '{"state": "Paused"}'
+api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/b.state\", \"mem_file_path\": \"$E2E_TMP/b.mem\"}"
+check "snapshot of the VM with a balloon: 204" test "$code" = 204
+kill -KILL "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+
+SOCK="$E2E_TMP/b.sock"
+OUT="$E2E_TMP/b.out"
+ERR="$E2E_TMP/b.err"
+set +e
+"$EMBER" --api-sock "$SOCK" --id e2e-balloon-b >"$OUT" 2>"$ERR" </dev/null &
+pid=$!
+set -e
+pids="$pids $pid"
+wait_for 10 test -S "$SOCK" || true
+api PUT /snapshot/load "{\"snapshot_path\": \"$E2E_TMP/b.state\", \"mem_backend\": {\"backend_path\": \"$E2E_TMP/b.mem\", \"backend_type\": \"File\"}, \"resume_vm\": true}"
+check "PUT /snapshot/load: 204" test "$code" = 204
+api GET /balloon
+check "the restored VM has the balloon at 20 MiB" \
+	bash -c "jq -en 'input | .amount_mib == 20 and .stats_polling_interval_s == 2' <<<'$body' >/dev/null"
+check "its statistics come through: actual 20 MiB" actual_is 20
+api PATCH /balloon '{"amount_mib": 40}'
+wait_for 120 actual_is 40 || true
+check "the restored guest's balloon follows a new target (actual $(stat_of actual_mib))" actual_is 40
+kill -KILL "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+e2e_summary
