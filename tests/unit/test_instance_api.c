@@ -246,6 +246,14 @@ Test(instance_api, balloon_before_boot)
 		     400);
 	cr_assert(strstr(fault(), "hinting"), "%s", fault());
 	cr_assert_eq(in.cfg.balloon.amount_mib, 16, "a refused PUT changes nothing");
+	/* a target beyond 32 bits of pages, in a guest that large */
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/machine-config", "{\"mem_size_mib\": 33554432}"), 204,
+		     "%s", reply.body);
+	cr_assert_eq(call(HTTP_VERB_PUT, "/balloon",
+			  "{\"amount_mib\": 16777216, \"deflate_on_oom\": false}"),
+		     400);
+	cr_assert_str_eq(fault(), "Balloon config error: Error creating the balloon device: "
+				  "Requested memory should be less than 16777215MiB");
 }
 
 Test(instance_api, config_file_sections_are_their_puts)

@@ -6,6 +6,7 @@
  * hinting is refused for now (no /balloon/hinting routes yet).
  */
 #include <errno.h>
+#include <stdint.h>
 
 #include "instance.h"
 #include "resource.h"
@@ -31,6 +32,8 @@ static const struct field stats_fields[] = {
 };
 
 static const char not_found[] = "Failed perform action on device: Device not found";
+/* Targets are 4 KiB pages in a 32-bit register. */
+#define MIB_MAX (UINT32_MAX / VIRTIO_BALLOON_PAGES_MIB)
 
 static int parse_put(struct res_call *c, struct ember_err *err)
 {
@@ -53,6 +56,11 @@ static int apply_put(struct instance *in, struct res_call *c, struct ember_err *
 	if (b.amount_mib > c->cfg->machine.mem_size_mib)
 		return err_set(err, EINVAL,
 			       "Balloon config error: Amount of pages requested is too large.");
+	if (b.amount_mib > MIB_MAX)
+		return err_set(err, EINVAL,
+			       "Balloon config error: Error creating the balloon device: Requested "
+			       "memory should be less than %uMiB",
+			       MIB_MAX);
 	if (b.free_page_hinting)
 		return err_set(err, ENOTSUP,
 			       "Balloon config error: free page hinting is not supported by this "
@@ -112,6 +120,11 @@ static int apply_patch(struct instance *in, struct res_call *c, struct ember_err
 			       "Balloon update error: Balloon: Requested memory should be less "
 			       "than %uMiB",
 			       mib);
+	if (mib > MIB_MAX)
+		return err_set(err, EINVAL,
+			       "Balloon update error: Balloon: Requested memory should be less "
+			       "than %uMiB",
+			       MIB_MAX);
 	virtio_balloon_set_target(b, mib * VIRTIO_BALLOON_PAGES_MIB);
 	in->cfg.balloon.amount_mib = mib;
 	return 0;
