@@ -17,27 +17,30 @@ static const enum res_verb verbs[] = {
 	[HTTP_VERB_DELETE] = RES_DELETE,
 };
 
-/* The first two segments of the path: "/drives/x/" -> "drives", "x".
- * Firecracker ignores segments after the second, and takes a query as part
- * of its segment (it names no resource). */
-static void segments(const char *path, char *first, size_t fsize, char *second, size_t ssize,
-		     bool *has_second)
+/* The first three segments of the path, as Firecracker splits it ("/drives/x/"
+ * -> "drives", "x", ""); `n` is how many there are. Firecracker ignores
+ * segments past those a resource names, and takes a query as part of its
+ * segment (it names no resource). */
+struct segments {
+	char seg[3][HTTP_PATH_MAX];
+	unsigned n;
+};
+
+static void split_path(const char *path, struct segments *s)
 {
-	const char *p = path, *end;
-	size_t n;
+	const char *p = path;
 
 	while (*p == '/')
 		p++;
-	end = p + strcspn(p, "/");
-	n = (size_t)(end - p) < fsize ? (size_t)(end - p) : fsize - 1;
-	memcpy(first, p, n);
-	first[n] = '\0';
-	*has_second = *end == '/' && end[1];
-	p = *end == '/' ? end + 1 : end;
-	end = p + strcspn(p, "/");
-	n = (size_t)(end - p) < ssize ? (size_t)(end - p) : ssize - 1;
-	memcpy(second, p, n);
-	second[n] = '\0';
+	memset(s, 0, sizeof(*s));
+	for (s->n = 0; s->n < 3 && *p;) {
+		size_t len = strcspn(p, "/");
+		size_t n = len < HTTP_PATH_MAX ? len : HTTP_PATH_MAX - 1;
+
+		memcpy(s->seg[s->n++], p, n);
+		p += len;
+		p += *p == '/';
+	}
 }
 
 static int bad_path(const struct http_request *req, const char *first, struct ember_err *err)
@@ -47,8 +50,10 @@ static int bad_path(const struct http_request *req, const char *first, struct em
 }
 
 /* Firecracker's arms for a body where there should be none, and none where
- * there should be one: they apply to every path, known or not. */
-static int body_rules(const struct http_request *req, struct ember_err *err)
+ * there should be one: they apply to every path, known or not, but for a
+ * PATCH that may come without one (the hinting run's). */
+static int body_rules(const struct http_request *req, const struct res_def *d,
+		      struct ember_err *err)
 {
 	bool body = req->body_len > 0;
 
@@ -56,7 +61,7 @@ static int body_rules(const struct http_request *req, struct ember_err *err)
 		return err_set(err, EINVAL, "GET request cannot have a body.");
 	if (req->verb == HTTP_VERB_PUT && !body)
 		return err_set(err, EINVAL, "Empty PUT request.");
-	if (req->verb == HTTP_VERB_PATCH && !body)
+	if (req->verb == HTTP_VERB_PATCH && !body && !(d && d->patch_no_body))
 		return err_set(err, EINVAL, "Empty PATCH request.");
 	if (req->verb == HTTP_VERB_DELETE && body)
 		return err_set(err, EINVAL, "Empty Delete request.");
@@ -79,29 +84,35 @@ static int take_id(const char *second, bool has_second, char *id, size_t id_size
 int api_route(const struct http_request *req, struct res_call *call, char *id, size_t id_size,
 	      struct ember_err *err)
 {
-	char first[HTTP_PATH_MAX], second[HTTP_PATH_MAX];
+	const char *first, *second;
 	const struct res_def *d;
-	bool has_second;
+	struct segments s;
 	int ret;
 
 	memset(call, 0, sizeof(*call));
-	segments(req->path, first, sizeof(first), second, sizeof(second), &has_second);
-	ret = body_rules(req, err);
+	split_path(req->path, &s);
+	first = s.seg[0];
+	second = s.seg[1];
+	d = res_find(first, s.n > 1 ? second : NULL);
+	ret = body_rules(req, d, err);
 	if (ret)
 		return ret;
-	d = res_find(first, has_second ? second : NULL);
 	if (!d && !strcmp(first, "snapshot") && req->verb == HTTP_VERB_PUT)
-		return has_second ? err_set(err, EINVAL,
-					    "Invalid request method and/or path: PUT /snapshot/%s.",
-					    second)
-				  : err_set(err, EINVAL, "Missing snapshot operation type.");
+		return s.n > 1 ? err_set(err, EINVAL,
+					 "Invalid request method and/or path: PUT /snapshot/%s.",
+					 second)
+			       : err_set(err, EINVAL, "Missing snapshot operation type.");
 	if (!d || verbs[req->verb] == RES_NR_VERBS || !d->ops[verbs[req->verb]].when)
 		return bad_path(req, first, err);
 	call->res = d;
 	call->verb = verbs[req->verb];
 	call->body.text = req->body_len ? req->body : NULL;
 	if (d->has_id) {
-		ret = take_id(second, has_second, id, id_size, err);
+		ret = take_id(second, s.n > 1, id, id_size, err);
+		call->id = id;
+	}
+	if (d->has_action) {
+		snprintf(id, id_size, "%s", s.seg[2]);
 		call->id = id;
 	}
 	return ret;

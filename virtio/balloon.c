@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* virtio-balloon: inflated and reported pages given back to the host,
- * statistics polled from the guest. */
+/* virtio-balloon: inflated, hinted and reported pages given back to the
+ * host, statistics polled from the guest. */
 #include "balloon.h"
 
 #include <errno.h>
@@ -191,6 +191,67 @@ static bool stats_queue(struct virtio_balloon *b)
 	return done;
 }
 
+/* A new command id in config space, and the driver told (lock held). */
+static void set_hint_cmd(struct virtio_balloon *b, uint32_t cmd)
+{
+	b->hint.host_cmd = cmd;
+	virtio_mmio_config_changed_locked(&b->transport);
+}
+
+/* One buffer of a hinting chain: a device-readable 4-byte command id (the
+ * run the ranges after it belong to, or STOP at its end), or a free range
+ * the driver holds (device-writable), given back only while it belongs to
+ * the run in config space: once the host says DONE the driver frees its
+ * hinted pages and may use them again. Returns whether the run ended. */
+static bool hint_buf(struct virtio_balloon *b, const struct virtq_buf *v, bool ended)
+{
+	const uint8_t *p = v->writable ? NULL : guest_mem_ptr(b->mem, v->gpa, 4);
+	struct ember_err err;
+
+	if (!v->writable) {
+		if (!p || v->len != 4) {
+			b->metrics.free_page_hint_fails++;
+			log_warn_rl("virtio-balloon: a hinting command of %u bytes", v->len);
+			return ended;
+		}
+		b->hint.guest_cmd = (uint32_t)le_get(p, 4);
+		b->hint.guest_cmd_seen = true;
+		if (b->hint.guest_cmd == VIRTIO_BALLOON_HINT_DONE)
+			log_warn_rl("virtio-balloon: the driver sent DONE (taken as STOP)");
+		return b->hint.guest_cmd <= VIRTIO_BALLOON_HINT_DONE;
+	}
+	if (b->hint.host_cmd < VIRTIO_BALLOON_HINT_FIRST || !b->hint.guest_cmd_seen ||
+	    b->hint.guest_cmd != b->hint.host_cmd)
+		return ended; /* a range of a run that is over */
+	b->metrics.free_page_hint_count++;
+	if (guest_mem_discard(b->mem, v->gpa, v->len, &err) < 0) {
+		b->metrics.free_page_hint_fails++;
+		log_warn_rl("virtio-balloon: hinted range: %s", err.msg);
+	} else {
+		b->metrics.free_page_hint_freed += v->len;
+	}
+	return ended;
+}
+
+static bool hint_queue(struct virtio_balloon *b)
+{
+	struct ember_err err;
+	bool done = false, ended = false;
+	int ret;
+
+	while ((ret = next_chain(b, (unsigned)b->hint_q, false, &err)) != 0) {
+		if (ret < 0)
+			b->metrics.free_page_hint_fails++;
+		for (uint32_t i = 0; ret > 0 && i < b->chain.nbufs; i++)
+			ended = hint_buf(b, &b->chain.bufs[i], ended);
+		push(b, (unsigned)b->hint_q, b->chain.head);
+		done = true;
+	}
+	if (ended && b->hint.ack_on_stop)
+		set_hint_cmd(b, VIRTIO_BALLOON_HINT_DONE);
+	return done;
+}
+
 /* Free page reporting: every buffer of a chain is a free range of the
  * guest (the driver makes them device-writable), given back. */
 static bool report_queue(struct virtio_balloon *b)
@@ -228,6 +289,8 @@ static void balloon_notify(void *dev, unsigned q)
 		done = drain_pages(b, q);
 	} else if ((int)q == b->stats_q) {
 		done = stats_queue(b);
+	} else if ((int)q == b->hint_q) {
+		done = hint_queue(b);
 	} else {
 		done = report_queue(b);
 	}
@@ -244,6 +307,8 @@ static uint64_t balloon_features(void *dev)
 		f |= 1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
 	if (b->stats_q >= 0)
 		f |= 1ull << VIRTIO_BALLOON_F_STATS_VQ;
+	if (b->hint_q >= 0)
+		f |= 1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT;
 	if (b->report_q >= 0)
 		f |= 1ull << VIRTIO_BALLOON_F_REPORTING;
 	return f;
@@ -262,7 +327,7 @@ static void balloon_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t
 
 	put_le32(cfg, b->p.num_pages);
 	put_le32(cfg + 4, b->actual_pages);
-	/* free_page_hint_cmd_id: VIRTIO_BALLOON_CMD_ID_STOP, no hinting run */
+	put_le32(cfg + 8, b->hint.host_cmd);
 	memcpy(data, cfg + off, len);
 }
 
@@ -297,15 +362,18 @@ static void balloon_reset(void *dev)
 
 	b->stats_held = false; /* the driver gives a new buffer when it starts again */
 	b->actual_pages = 0;
+	memset(&b->hint, 0, sizeof(b->hint));
 }
 
-#define BALLOON_STATE_MAGIC 0x314c4142u /* "BAL1" */
+/* BAL1: no hinting state (before free page hinting). */
+#define BALLOON_STATE_V1 0x314c4142u /* "BAL1" */
+#define BALLOON_STATE_V2 0x324c4142u /* "BAL2" */
 
 static void balloon_save(void *dev, struct state_writer *w)
 {
 	struct virtio_balloon *b = dev;
 
-	state_put_u32(w, BALLOON_STATE_MAGIC);
+	state_put_u32(w, BALLOON_STATE_V2);
 	state_put_u32(w, b->p.num_pages);
 	state_put_u32(w, b->actual_pages);
 	state_put_u32(w, b->p.stats_interval_s);
@@ -314,14 +382,39 @@ static void balloon_save(void *dev, struct state_writer *w)
 	state_put_u32(w, b->stats.seen);
 	for (unsigned i = 0; i < VIRTIO_BALLOON_NR_STATS; i++)
 		state_put_u64(w, b->stats.val[i]);
+	state_put_u8(w, b->hint_q >= 0);
+	state_put_u32(w, b->hint.host_cmd);
+	state_put_u32(w, b->hint.last_cmd_id);
+	state_put_u32(w, b->hint.guest_cmd);
+	state_put_u8(w, b->hint.guest_cmd_seen);
+	state_put_u8(w, b->hint.ack_on_stop);
+}
+
+static void restore_hinting(struct virtio_balloon *b, struct state_reader *r, bool *hinting)
+{
+	*hinting = state_get_u8(r) != 0;
+	b->hint.host_cmd = state_get_u32(r);
+	b->hint.last_cmd_id = state_get_u32(r);
+	b->hint.guest_cmd = state_get_u32(r);
+	b->hint.guest_cmd_seen = state_get_u8(r) != 0;
+	b->hint.ack_on_stop = state_get_u8(r) != 0;
+}
+
+/* A run saved in the snapshot is over: the driver is told DONE, so that
+ * it frees the pages it still holds for it (as Firecracker does). */
+static void end_saved_run(struct virtio_balloon *b)
+{
+	if (b->hint_q >= 0 && b->transport.active)
+		set_hint_cmd(b, VIRTIO_BALLOON_HINT_DONE);
 }
 
 static int balloon_restore(void *dev, struct state_reader *r, struct ember_err *err)
 {
 	struct virtio_balloon *b = dev;
-	uint32_t interval;
+	uint32_t magic = state_get_u32(r), interval;
+	bool hinting = false;
 
-	if (state_get_u32(r) != BALLOON_STATE_MAGIC)
+	if (magic != BALLOON_STATE_V1 && magic != BALLOON_STATE_V2)
 		return err_set(err, EINVAL, "not a virtio-balloon state");
 	b->p.num_pages = state_get_u32(r);
 	b->actual_pages = state_get_u32(r);
@@ -331,14 +424,20 @@ static int balloon_restore(void *dev, struct state_reader *r, struct ember_err *
 	b->stats.seen = state_get_u32(r);
 	for (unsigned i = 0; i < VIRTIO_BALLOON_NR_STATS; i++)
 		b->stats.val[i] = state_get_u64(r);
+	if (magic == BALLOON_STATE_V2)
+		restore_hinting(b, r, &hinting);
 	if (r->failed)
 		return err_set(err, EINVAL, "truncated virtio-balloon state");
 	if ((interval != 0) != (b->stats_q >= 0))
 		return err_set(err, EINVAL, "the balloon's statistics %s in the snapshot",
 			       interval ? "are on" : "are off");
+	if (hinting != (b->hint_q >= 0))
+		return err_set(err, EINVAL, "the balloon's free page hinting %s in the snapshot",
+			       hinting ? "is on" : "is off");
 	if (b->stats_held && b->stats_head >= VIRTIO_BALLOON_QUEUE_SIZE)
 		return err_set(err, EINVAL, "a statistics buffer outside the queue");
 	b->stats.seen &= (1u << VIRTIO_BALLOON_NR_STATS) - 1;
+	end_saved_run(b);
 	return 0;
 }
 
@@ -378,9 +477,11 @@ int virtio_balloon_open(struct virtio_balloon *b, const struct virtio_balloon_pa
 	b->p = *p;
 	b->mem = mem;
 	b->ops = balloon_ops;
-	b->stats_q = b->report_q = b->timer_fd = -1;
+	b->stats_q = b->hint_q = b->report_q = b->timer_fd = -1;
 	if (p->stats_interval_s)
 		b->stats_q = b->ops.num_queues++;
+	if (p->free_page_hinting)
+		b->hint_q = b->ops.num_queues++;
 	if (p->free_page_reporting)
 		b->report_q = b->ops.num_queues++;
 	if (mem->pages == GUEST_MEM_2M)
@@ -413,6 +514,56 @@ void virtio_balloon_set_target(struct virtio_balloon *b, uint32_t num_pages)
 	b->p.num_pages = num_pages;
 	pthread_mutex_unlock(&b->transport.lock);
 	virtio_mmio_config_changed(&b->transport);
+}
+
+static int hinting_usable(struct virtio_balloon *b, bool need_active, struct ember_err *err)
+{
+	if (b->hint_q < 0)
+		return err_set(err, EINVAL, "Attempting to use hinting when not enabled");
+	if (need_active && !b->transport.active)
+		return err_set(err, EAGAIN, "Device not activated yet.");
+	return 0;
+}
+
+int virtio_balloon_hint_start(struct virtio_balloon *b, bool ack_on_stop, struct ember_err *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&b->transport.lock);
+	ret = hinting_usable(b, true, err);
+	if (!ret) {
+		b->hint.last_cmd_id++;
+		if (b->hint.last_cmd_id < VIRTIO_BALLOON_HINT_FIRST)
+			b->hint.last_cmd_id = VIRTIO_BALLOON_HINT_FIRST;
+		b->hint.ack_on_stop = ack_on_stop;
+		set_hint_cmd(b, b->hint.last_cmd_id);
+	}
+	pthread_mutex_unlock(&b->transport.lock);
+	return ret;
+}
+
+int virtio_balloon_hint_stop(struct virtio_balloon *b, struct ember_err *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&b->transport.lock);
+	ret = hinting_usable(b, true, err);
+	if (!ret)
+		set_hint_cmd(b, VIRTIO_BALLOON_HINT_DONE);
+	pthread_mutex_unlock(&b->transport.lock);
+	return ret;
+}
+
+int virtio_balloon_hint_status(struct virtio_balloon *b, struct virtio_balloon_hinting *st,
+			       struct ember_err *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&b->transport.lock);
+	ret = hinting_usable(b, false, err);
+	*st = b->hint;
+	pthread_mutex_unlock(&b->transport.lock);
+	return ret;
 }
 
 /* Return the held buffer: the driver refills it and gives it again. */

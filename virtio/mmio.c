@@ -110,16 +110,18 @@ void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why)
 		raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
 }
 
+void virtio_mmio_config_changed_locked(struct virtio_mmio *t)
+{
+	t->config_generation++;
+	if (t->status & S_DRIVER_OK)
+		raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
+}
+
 void virtio_mmio_config_changed(struct virtio_mmio *t)
 {
-	bool notify;
-
 	pthread_mutex_lock(&t->lock);
-	t->config_generation++;
-	notify = (t->status & S_DRIVER_OK) != 0;
+	virtio_mmio_config_changed_locked(t);
 	pthread_mutex_unlock(&t->lock);
-	if (notify)
-		raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
 }
 
 void virtio_mmio_kick(struct virtio_mmio *t, unsigned q)

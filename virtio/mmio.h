@@ -19,7 +19,7 @@
 #include "state.h"
 
 #define VIRTIO_MMIO_SLOT_SIZE  0x1000
-#define VIRTIO_MMIO_MAX_QUEUES 4
+#define VIRTIO_MMIO_MAX_QUEUES 5          /* the balloon's, with every feature */
 #define VIRTIO_MMIO_MAGIC      0x74726976 /* "virt" */
 #define VIRTIO_MMIO_VENDOR     0x524d4245 /* "EBMR": ember */
 
@@ -93,6 +93,8 @@ void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why);
 /* A queue notification that reached the VMM thread (ioeventfd or write). */
 /* The device's config space changed: new generation, config interrupt. */
 void virtio_mmio_config_changed(struct virtio_mmio *t);
+/* The same, from a device op (lock held). */
+void virtio_mmio_config_changed_locked(struct virtio_mmio *t);
 void virtio_mmio_kick(struct virtio_mmio *t, unsigned q);
 
 #endif

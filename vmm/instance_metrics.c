@@ -129,7 +129,7 @@ static void entropy(const struct vm *vm, json_t *root)
 	add(g, "entropy_rate_limiter_throttled", s->throttled);
 }
 
-/* Firecracker's balloon group, free page hinting's counters at zero. */
+/* Firecracker's balloon group. */
 static void balloon(const struct vm *vm, json_t *root)
 {
 	const struct virtio_balloon_metrics zero = { 0 };
@@ -145,9 +145,9 @@ static void balloon(const struct vm *vm, json_t *root)
 	add(g, "free_page_report_count", s->free_page_report_count);
 	add(g, "free_page_report_freed", s->free_page_report_freed);
 	add(g, "free_page_report_fails", s->free_page_report_fails);
-	add(g, "free_page_hint_count", 0);
-	add(g, "free_page_hint_freed", 0);
-	add(g, "free_page_hint_fails", 0);
+	add(g, "free_page_hint_count", s->free_page_hint_count);
+	add(g, "free_page_hint_freed", s->free_page_hint_freed);
+	add(g, "free_page_hint_fails", s->free_page_hint_fails);
 }
 
 static void vcpus(const struct vm *vm, json_t *root)

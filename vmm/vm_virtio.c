@@ -291,6 +291,7 @@ static int add_balloon(struct vm *vm, const struct config_balloon *c, struct emb
 		.num_pages = c->amount_mib * VIRTIO_BALLOON_PAGES_MIB,
 		.deflate_on_oom = c->deflate_on_oom,
 		.stats_interval_s = c->stats_polling_interval_s,
+		.free_page_hinting = c->free_page_hinting,
 		.free_page_reporting = c->free_page_reporting,
 	};
 	struct virtio_balloon *b;

@@ -4,7 +4,10 @@
 # The guest fills its free memory and frees it; PATCH /balloon inflates the
 # balloon and ember's RSS falls by about as much; statistics come from the
 # guest; Firecracker's refusals; deflate; and a snapshot of the VM restores
-# with the balloon's target and statistics in a new process.
+# with the balloon's target and statistics in a new process. Then free page
+# hinting in a second VM: a run started over the API gives the guest's free
+# memory back (RSS falls), ends with DONE, and the guest's data stays whole;
+# a snapshot taken after it restores with the run's state.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -21,6 +24,7 @@ stat_of() { # stat_of FIELD: from GET /balloon/statistics
 }
 actual_is() { [ "$(stat_of actual_mib)" = "$1" ]; }
 ticks() { grep -c '^tick' "$OUT" 2>/dev/null || true; }
+booted() { grep -q '^tick' "$OUT" || ! kill -0 "$pid" 2>/dev/null; } # or never will
 json_is() { jq -en "input | $1" >/dev/null; } # json_is FILTER <<<JSON
 
 # The guest: fill what memory it has free (a tmpfs file), free it, then tick.
@@ -49,7 +53,7 @@ check "PUT /balloon: 204" test "$code" = 204
 api PUT /actions '{"action_type": "InstanceStart"}'
 check "InstanceStart: 204" test "$code" = 204
 
-wait_for 90 grep -q '^tick' "$OUT" || true
+wait_for 90 booted || true
 check "the guest filled and freed its memory ($(grep -m1 '^filled' "$OUT" || echo nothing))" \
 	bash -c "grep -q '^filled' '$OUT' && grep -q '^tick' '$OUT'"
 wait_for 30 bash -c "[ -n \"\$(curl -s --unix-socket '$SOCK' http://localhost/balloon/statistics | jq -r '.total_memory // empty')\" ]" || true
@@ -119,6 +123,106 @@ check "its statistics come through: actual 20 MiB" actual_is 20
 api PATCH /balloon '{"amount_mib": 40}'
 wait_for 120 actual_is 40 || true
 check "the restored guest's balloon follows a new target (actual $(stat_of actual_mib))" actual_is 40
+kill -KILL "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+
+# Free page hinting. The guest keeps 8 MiB of random data in a tmpfs file
+# and checks it every tick: a page ember gave back that was not free would
+# read as zeros there. Each tick also allocates and frees 8 MiB, so the
+# pages the driver takes back after DONE are used again.
+hint_status() { # hint_status FILTER: on GET /balloon/hinting/status
+	api GET /balloon/hinting/status
+	[ "$code" = 200 ] && json_is "$1" <<<"$body"
+}
+# (No double quotes in the command: it sits in ember.cmd="...".)
+cmd='dd if=/dev/urandom of=/tmp/keep bs=1M count=8 2>/dev/null; md5sum </tmp/keep >/tmp/sum;'
+cmd+=' n=$(awk '"'"'/MemAvailable/ {print int($2 / 1024) - 24}'"'"' /proc/meminfo);'
+cmd+=' dd if=/dev/zero of=/tmp/fill bs=1M count=$n 2>/dev/null; rm /tmp/fill; echo filled $n;'
+cmd+=' i=0; while true; do dd if=/dev/zero of=/tmp/churn bs=1M count=8 2>/dev/null; rm /tmp/churn;'
+cmd+=' md5sum </tmp/keep >/tmp/now; if cmp -s /tmp/now /tmp/sum; then echo tick $i; else echo corrupt $i; fi;'
+cmd+=' i=$((i+1)); sleep 0.5; done'
+SOCK="$E2E_TMP/c.sock"
+OUT="$E2E_TMP/c.out"
+ERR="$E2E_TMP/c.err"
+METRICS="$E2E_TMP/c-metrics.ndjson"
+set +e
+"$EMBER" --api-sock "$SOCK" --id e2e-balloon-c --metrics-path "$METRICS" >"$OUT" 2>"$ERR" </dev/null &
+pid=$!
+set -e
+pids="$pids $pid"
+wait_for 10 test -S "$SOCK" || true
+boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
+	'{kernel_image_path: $k, boot_args: $a}')
+api PUT /boot-source "$boot"
+api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+api PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true, "free_page_hinting": true}'
+check "PUT /balloon with free page hinting: 204" test "$code" = 204
+api PATCH /balloon/hinting/start ''
+check "hinting before boot: Firecracker's 400" \
+	bash -c "[ $code = 400 ] && grep -q 'not supported before starting' <<<'$body'"
+api PUT /actions '{"action_type": "InstanceStart"}'
+check "InstanceStart: 204" test "$code" = 204
+wait_for 90 booted || true
+check "the guest filled and freed its memory ($(grep -m1 '^filled' "$OUT" || echo nothing))" \
+	bash -c "grep -q '^filled' '$OUT' && grep -q '^tick' '$OUT'"
+check "GET /balloon/hinting/status before a run: host_cmd 0, guest_cmd null" \
+	hint_status '.host_cmd == 0 and .guest_cmd == null'
+
+before=$(rss_mib "$pid")
+api PATCH /balloon/hinting/start ''
+check "PATCH /balloon/hinting/start without a body: 204" test "$code" = 204
+# The driver sends the run's id, its free blocks, then STOP; ember answers
+# DONE (acknowledge_on_stop is true by default).
+wait_for 120 hint_status '.host_cmd == 1 and .guest_cmd == 0' || true
+check "the run ended: the guest said STOP and ember DONE ($body)" \
+	hint_status '.host_cmd == 1 and .guest_cmd == 0'
+after=$(rss_mib "$pid")
+check "ember's RSS fell by at least 100 MiB ($before MiB, then $after MiB)" \
+	test $((before - after)) -ge 100
+api PUT /actions '{"action_type": "FlushMetrics"}'
+check "metrics: hinted ranges counted and given back, no failure" \
+	bash -c "tail -1 '$METRICS' | jq -en 'input | .balloon.free_page_hint_count > 0 and .balloon.free_page_hint_freed >= 100*1048576 and .balloon.free_page_hint_fails == 0' >/dev/null"
+api PATCH /balloon/hinting/start '{"acknowledge_on_stop": false}'
+check "a second run with acknowledge_on_stop false: 204" test "$code" = 204
+wait_for 120 hint_status '.host_cmd == 3 and .guest_cmd == 0' || true
+check "it ends with the guest's STOP and waits for the host ($body)" \
+	hint_status '.host_cmd == 3 and .guest_cmd == 0'
+api PATCH /balloon/hinting/stop ''
+check "PATCH /balloon/hinting/stop: 204, DONE" \
+	bash -c "[ $code = 204 ] && curl -s --unix-socket '$SOCK' http://localhost/balloon/hinting/status | jq -en 'input | .host_cmd == 1' >/dev/null"
+api PATCH /balloon/hinting/pause ''
+check "an unknown hinting action is Firecracker's 400" \
+	bash -c "[ $code = 400 ] && grep -q 'Unrecognized PATCH request path' <<<'$body'"
+t=$(ticks)
+wait_for 30 bash -c "[ \$(grep -c '^tick' '$OUT') -gt $((t + 2)) ]" || true
+check "the guest runs on and uses its memory again" bash -c "[ $(ticks) -gt $((t + 2)) ]"
+check "the guest's data is whole after hinting" bash -c "! grep -q '^corrupt' '$OUT'"
+
+api PATCH /balloon/hinting/start ''
+api PATCH /vm '{"state": "Paused"}'
+api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/c.state\", \"mem_file_path\": \"$E2E_TMP/c.mem\"}"
+check "snapshot of the VM with hinting: 204" test "$code" = 204
+kill -KILL "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+SOCK="$E2E_TMP/d.sock"
+OUT="$E2E_TMP/d.out"
+set +e
+"$EMBER" --api-sock "$SOCK" --id e2e-balloon-d >"$OUT" 2>"$E2E_TMP/d.err" </dev/null &
+pid=$!
+set -e
+pids="$pids $pid"
+wait_for 10 test -S "$SOCK" || true
+api PUT /snapshot/load "{\"snapshot_path\": \"$E2E_TMP/c.state\", \"mem_backend\": {\"backend_path\": \"$E2E_TMP/c.mem\", \"backend_type\": \"File\"}, \"resume_vm\": true}"
+check "PUT /snapshot/load: 204" test "$code" = 204
+check "the restored VM ends the saved run: DONE" \
+	hint_status '.host_cmd == 1 and (.guest_cmd == 4 or .guest_cmd == 0)'
+api PATCH /balloon/hinting/start ''
+wait_for 120 hint_status '.host_cmd == 1 and .guest_cmd == 0' || true
+check "a run after the restore completes ($body)" hint_status '.host_cmd == 1 and .guest_cmd == 0'
+wait_for 30 grep -q '^tick' "$OUT" || true
+check "the restored guest runs on with its data whole" \
+	bash -c "grep -q '^tick' '$OUT' && ! grep -q '^corrupt' '$OUT'"
 kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 e2e_summary

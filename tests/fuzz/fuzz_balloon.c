@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* libFuzzer target: the balloon device over hostile guest memory. The
- * guest's inflate frame lists, statistics buffers and reported ranges are
- * taken from every queue; whatever they say, nothing outside guest memory
+ * guest's inflate frame lists, statistics buffers, hinting commands and
+ * ranges (during a run) and reported ranges are taken from every queue; whatever they say, nothing outside guest memory
  * is touched (ASan), and every chain is returned or held. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "balloon.h"
 
 #define FUZZ_MEM 0x10000
-#define HDR      (4 * 6)
+#define HDR      (5 * 6) /* ring addresses of the five queues */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t *ram;
 	struct virtio_balloon_params p = { .num_pages = 8,
 					   .stats_interval_s = 1,
+					   .free_page_hinting = true,
 					   .free_page_reporting = true };
 	struct guest_region r = { .gpa = 0, .size = FUZZ_MEM };
 	struct virtio_balloon b;
@@ -63,6 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	setup_queues(&b, data);
 	b.transport.active = true;
+	if (virtio_balloon_hint_start(&b, data[0] & 1, &err) < 0)
+		abort(); /* hinting is on and the device active */
 	for (unsigned round = 0; round < 2; round++) {
 		for (unsigned q = 0; q < b.ops.num_queues; q++)
 			if (b.transport.queues[q].ready)
@@ -71,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (b.stats.seen >> VIRTIO_BALLOON_NR_STATS)
 		abort(); /* a tag beyond those named was kept */
+	if (b.hint.host_cmd != 2 && b.hint.host_cmd != VIRTIO_BALLOON_HINT_DONE)
+		abort(); /* only the run, or its end, is ever in config space */
 	virtio_balloon_close(&b);
 	return 0;
 }

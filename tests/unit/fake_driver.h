@@ -14,7 +14,7 @@
 #include "guest_mem.h"
 #include "mmio.h"
 
-#define FAKE_DRV_QUEUES   4
+#define FAKE_DRV_QUEUES   5
 #define FAKE_DRV_DESC(q)  (0x1000 + (uint64_t)(q)*0x3000)
 #define FAKE_DRV_AVAIL(q) (FAKE_DRV_DESC(q) + 0x1000)
 #define FAKE_DRV_USED(q)  (FAKE_DRV_DESC(q) + 0x2000)

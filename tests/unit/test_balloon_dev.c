@@ -2,7 +2,7 @@
 /* The virtio-balloon device over page-aligned fake guest memory: queues by
  * feature, the target and `actual` in config space, inflated and reported
  * pages given back (they read as zeros), deflate, the statistics protocol,
- * and its state across save and restore. */
+ * free page hinting runs, and its state across save and restore. */
 #include <criterion/criterion.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_ids.h>
@@ -26,12 +26,13 @@ static uint8_t *ram;
 static struct fake_drv drv;
 static struct virtio_balloon bal;
 
-static void open_balloon(bool stats, bool reporting)
+static void open_with(bool stats, bool hinting, bool reporting)
 {
 	struct virtio_balloon_params p = {
 		.num_pages = 64,
 		.deflate_on_oom = true,
 		.stats_interval_s = stats ? 1 : 0,
+		.free_page_hinting = hinting,
 		.free_page_reporting = reporting,
 	};
 	struct ember_err err;
@@ -42,6 +43,11 @@ static void open_balloon(bool stats, bool reporting)
 	cr_assert_eq(virtio_balloon_open(&bal, &p, &drv.mem, 0xd0000000, 5, &err), 0, "%s",
 		     err.msg);
 	fake_drv_bring_up(&drv, &bal.transport, bal.ops.num_queues, 0);
+}
+
+static void open_balloon(bool stats, bool reporting)
+{
+	open_with(stats, false, reporting);
 }
 
 static void teardown(void)
@@ -302,5 +308,167 @@ Test(balloon_dev, a_snapshot_whose_statistics_differ_is_refused)
 	cr_assert_lt(virtio_mmio_bus_ops.restore(&bal.transport, &r, &err), 0);
 	cr_assert(strstr(err.msg, "statistics"), "%s", err.msg);
 	bal.stats_q = -1;
+	state_writer_free(&w);
+}
+
+/* --- free page hinting -------------------------------------------------- */
+
+#define HINTQ 3 /* after statistics */
+#define CMD   (PFNS + 0x9000)
+
+static bool config_irq(void)
+{
+	uint32_t st = fake_drv_rd32(&drv, VIRTIO_MMIO_INTERRUPT_STATUS);
+
+	fake_drv_wr32(&drv, VIRTIO_MMIO_INTERRUPT_ACK, st);
+	return st & VIRTIO_MMIO_INT_CONFIG;
+}
+
+/* On the hinting queue, as Linux's driver sends them: the run's id (device-readable, 4 bytes),
+ * then free blocks it holds (device-writable), each chain on its own. */
+static void send_cmd(uint16_t desc, uint32_t cmd)
+{
+	put_le32(ram + CMD + 4 * desc, cmd);
+	fake_drv_desc(&drv, (unsigned)bal.hint_q, desc, CMD + 4 * desc, 4, 0, 0);
+	fake_drv_publish(&drv, (unsigned)bal.hint_q, desc);
+	virtio_mmio_kick(&bal.transport, (unsigned)bal.hint_q);
+}
+
+static void send_range(uint16_t desc, uint32_t pfn, unsigned pages)
+{
+	fake_drv_desc(&drv, (unsigned)bal.hint_q, desc, (uint64_t)pfn << 12, pages << 12,
+		      VRING_DESC_F_WRITE, 0);
+	fake_drv_publish(&drv, (unsigned)bal.hint_q, desc);
+	virtio_mmio_kick(&bal.transport, (unsigned)bal.hint_q);
+}
+
+Test(balloon_dev, hinting_adds_its_queue_between_statistics_and_reporting)
+{
+	open_with(true, true, true);
+	cr_assert_eq(bal.stats_q, STATQ);
+	cr_assert_eq(bal.hint_q, HINTQ);
+	cr_assert_eq(bal.report_q, 4);
+	cr_assert(virtio_mmio_offered(&bal.transport) & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT));
+	cr_assert_eq(config32(8), VIRTIO_BALLOON_CMD_ID_STOP, "no run");
+}
+
+Test(balloon_dev, a_run_gives_back_the_ranges_hinted_under_its_id_and_ends_with_done)
+{
+	struct virtio_balloon_hinting st;
+	struct ember_err err;
+
+	open_with(true, true, false);
+	fill_pages(PAGE_A, 16);
+	config_irq();
+	cr_assert_eq(virtio_balloon_hint_start(&bal, true, &err), 0, "%s", err.msg);
+	cr_assert_eq(config32(8), 2, "the first run's id");
+	cr_assert(config_irq(), "the driver is told");
+	send_range(0, PAGE_A + 12, 4); /* before any id: not the run's */
+	send_cmd(1, 2);
+	send_range(2, PAGE_A, 4);
+	send_range(3, PAGE_A + 4, 4);
+	cr_assert_eq(fake_drv_used_idx(&drv, HINTQ), 4, "every chain returned");
+	cr_assert(zeros(PAGE_A, 8), "the run's ranges are given back");
+	cr_assert_not(zeros(PAGE_A + 12, 4), "a range with no id is kept");
+	cr_assert_eq(bal.metrics.free_page_hint_count, 2);
+	cr_assert_eq(bal.metrics.free_page_hint_freed, 8 << 12);
+	cr_assert_eq(virtio_balloon_hint_status(&bal, &st, &err), 0);
+	cr_assert_eq(st.host_cmd, 2);
+	cr_assert(st.guest_cmd_seen);
+	cr_assert_eq(st.guest_cmd, 2);
+	send_cmd(4, VIRTIO_BALLOON_CMD_ID_STOP);
+	cr_assert_eq(config32(8), VIRTIO_BALLOON_CMD_ID_DONE, "acknowledged on stop");
+	cr_assert(config_irq());
+	fill_pages(PAGE_A, 4);
+	send_range(5, PAGE_A, 4);
+	cr_assert_not(zeros(PAGE_A, 4), "after DONE the driver may use its pages again");
+}
+
+Test(balloon_dev, ranges_of_an_earlier_run_are_kept_and_a_stop_waits_when_asked)
+{
+	struct ember_err err;
+
+	open_with(false, true, false);
+	cr_assert_eq(bal.hint_q, 2);
+	fill_pages(PAGE_A, 8);
+	cr_assert_eq(virtio_balloon_hint_start(&bal, false, &err), 0);
+	cr_assert_eq(virtio_balloon_hint_start(&bal, false, &err), 0);
+	cr_assert_eq(config32(8), 3, "ids grow");
+	put_le32(ram + CMD, 2);
+	fake_drv_desc(&drv, 2, 0, CMD, 4, VRING_DESC_F_NEXT, 1);
+	fake_drv_desc(&drv, 2, 1, (uint64_t)PAGE_A << 12, 4 << 12, VRING_DESC_F_WRITE, 0);
+	fake_drv_publish(&drv, 2, 0);
+	virtio_mmio_kick(&bal.transport, 2);
+	cr_assert_not(zeros(PAGE_A, 4), "a range of run 2 while run 3 is asked for");
+	put_le32(ram + CMD + 4, VIRTIO_BALLOON_CMD_ID_STOP);
+	fake_drv_desc(&drv, 2, 2, CMD + 4, 4, 0, 0);
+	fake_drv_publish(&drv, 2, 2);
+	virtio_mmio_kick(&bal.transport, 2);
+	cr_assert_eq(config32(8), 3, "acknowledge_on_stop false: the host says DONE itself");
+	cr_assert_eq(virtio_balloon_hint_stop(&bal, &err), 0);
+	cr_assert_eq(config32(8), VIRTIO_BALLOON_CMD_ID_DONE);
+}
+
+Test(balloon_dev, hinting_is_refused_when_not_configured_and_a_bad_command_counted)
+{
+	struct virtio_balloon_hinting st;
+	struct ember_err err;
+
+	open_with(false, false, false);
+	cr_assert_lt(virtio_balloon_hint_start(&bal, true, &err), 0);
+	cr_assert_str_eq(err.msg, "Attempting to use hinting when not enabled");
+	cr_assert_lt(virtio_balloon_hint_status(&bal, &st, &err), 0);
+	virtio_balloon_close(&bal);
+	munmap(ram, MEM);
+	open_with(false, true, false);
+	fake_drv_desc(&drv, 2, 0, CMD, 6, 0, 0);
+	fake_drv_publish(&drv, 2, 0);
+	virtio_mmio_kick(&bal.transport, 2);
+	cr_assert_eq(fake_drv_used_idx(&drv, 2), 1);
+	cr_assert_eq(bal.metrics.free_page_hint_fails, 1);
+	cr_assert_eq(virtio_balloon_hint_status(&bal, &st, &err), 0);
+	cr_assert_not(st.guest_cmd_seen);
+}
+
+Test(balloon_dev, a_restore_ends_the_saved_run_with_done)
+{
+	struct virtio_balloon_hinting st;
+	struct state_writer w;
+	struct state_reader r;
+	struct ember_err err;
+
+	open_with(false, true, false);
+	cr_assert_eq(virtio_balloon_hint_start(&bal, true, &err), 0);
+	send_cmd(0, 2);
+	state_writer_init(&w);
+	virtio_mmio_bus_ops.save(&bal.transport, &w);
+	memset(&bal.hint, 0, sizeof(bal.hint));
+	config_irq();
+	state_reader_init(&r, w.buf, w.len);
+	cr_assert_eq(virtio_mmio_bus_ops.restore(&bal.transport, &r, &err), 0, "%s", err.msg);
+	state_writer_free(&w);
+	cr_assert_eq(virtio_balloon_hint_status(&bal, &st, &err), 0);
+	cr_assert_eq(st.host_cmd, VIRTIO_BALLOON_CMD_ID_DONE, "the driver frees what it holds");
+	cr_assert_eq(st.last_cmd_id, 2);
+	cr_assert_eq(st.guest_cmd, 2);
+	cr_assert(config_irq());
+	cr_assert_eq(virtio_balloon_hint_start(&bal, true, &err), 0);
+	cr_assert_eq(config32(8), 3, "the next run's id follows the saved one");
+}
+
+Test(balloon_dev, a_snapshot_whose_hinting_differs_is_refused)
+{
+	struct state_writer w;
+	struct state_reader r;
+	struct ember_err err;
+
+	open_with(false, false, false);
+	state_writer_init(&w);
+	virtio_mmio_bus_ops.save(&bal.transport, &w);
+	bal.hint_q = 2;
+	state_reader_init(&r, w.buf, w.len);
+	cr_assert_lt(virtio_mmio_bus_ops.restore(&bal.transport, &r, &err), 0);
+	cr_assert(strstr(err.msg, "hinting"), "%s", err.msg);
+	bal.hint_q = -1;
 	state_writer_free(&w);
 }

@@ -240,12 +240,23 @@ Test(instance_api, balloon_before_boot)
 	cr_assert(strstr(fault(), "not supported before starting"), "%s", fault());
 	cr_assert_eq(call(HTTP_VERB_PATCH, "/balloon", "{\"amount_mib\": 1}"), 400);
 	cr_assert(strstr(fault(), "not supported before starting"), "%s", fault());
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/balloon/hinting/start", NULL), 400);
+	cr_assert(strstr(fault(), "not supported before starting"), "%s", fault());
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/balloon/hinting/go", NULL), 400);
+	cr_assert_str_eq(fault(), "Unrecognized PATCH request path `/hinting/go`.");
+	cr_assert_eq(call(HTTP_VERB_GET, "/balloon/hinting", NULL), 400);
+	cr_assert_str_eq(fault(), "Unrecognized GET request path `/hinting/`.");
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/balloon/hinting/start", "{\"ack\": true}"), 400);
+	cr_assert(strstr(fault(), "unknown field `ack`"), "%s", fault());
+	cr_assert_eq(
+	    call(HTTP_VERB_PUT, "/balloon", "{\"amount_mib\": 129, \"deflate_on_oom\": false}"),
+	    400);
+	cr_assert_eq(in.cfg.balloon.amount_mib, 16, "a refused PUT changes nothing");
 	cr_assert_eq(call(HTTP_VERB_PUT, "/balloon",
 			  "{\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_hinting\": "
 			  "true}"),
-		     400);
-	cr_assert(strstr(fault(), "hinting"), "%s", fault());
-	cr_assert_eq(in.cfg.balloon.amount_mib, 16, "a refused PUT changes nothing");
+		     204, "%s", reply.body);
+	cr_assert(in.cfg.balloon.free_page_hinting);
 	/* a target beyond 32 bits of pages, in a guest that large */
 	cr_assert_eq(call(HTTP_VERB_PATCH, "/machine-config", "{\"mem_size_mib\": 33554432}"), 204,
 		     "%s", reply.body);

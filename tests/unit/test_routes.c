@@ -55,6 +55,9 @@ static const struct expect table[] = {
 	{ HTTP_VERB_PATCH, "/balloon", &res_balloon, NULL, RES_POST },
 	{ HTTP_VERB_GET, "/balloon/statistics", &res_balloon_statistics, NULL, RES_POST },
 	{ HTTP_VERB_PATCH, "/balloon/statistics", &res_balloon_statistics, NULL, RES_POST },
+	{ HTTP_VERB_GET, "/balloon/hinting/status", &res_balloon_hinting, "status", RES_POST },
+	{ HTTP_VERB_PATCH, "/balloon/hinting/start", &res_balloon_hinting, "start", RES_POST },
+	{ HTTP_VERB_PATCH, "/balloon/hinting/stop", &res_balloon_hinting, "stop", RES_POST },
 	{ HTTP_VERB_PUT, "/serial", &res_serial, NULL, RES_PRE },
 	{ HTTP_VERB_PUT, "/logger", &res_logger, NULL, RES_PRE },
 	{ HTTP_VERB_PUT, "/metrics", &res_metrics, NULL, RES_PRE },
@@ -171,6 +174,23 @@ Test(routes, bodies_where_firecracker_wants_them)
 	bad(HTTP_VERB_PUT, "/nowhere", NULL, "Empty PUT request.");
 	bad(HTTP_VERB_PATCH, "/vm", NULL, "Empty PATCH request.");
 	bad(HTTP_VERB_DELETE, "/drives/x", "{}", "Empty Delete request.");
+}
+
+Test(routes, hinting_takes_a_third_segment_and_a_patch_without_a_body)
+{
+	struct res_call c;
+
+	cr_assert_eq(route(HTTP_VERB_PATCH, "/balloon/hinting/start", NULL, &c), 0, "%s", err.msg);
+	cr_assert_eq(c.res, &res_balloon_hinting);
+	cr_assert_str_eq(c.id, "start");
+	cr_assert_null(c.body.text);
+	cr_assert_eq(route(HTTP_VERB_PATCH, "/balloon/hinting/", NULL, &c), 0, "%s", err.msg);
+	cr_assert_str_eq(c.id, "", "the resource says which action is missing");
+	cr_assert_eq(route(HTTP_VERB_GET, "/balloon/hinting/status/x", NULL, &c), 0);
+	cr_assert_str_eq(c.id, "status");
+	bad(HTTP_VERB_PATCH, "/balloon/statistics", NULL, "Empty PATCH request.");
+	bad(HTTP_VERB_PATCH, "/balloon", NULL, "Empty PATCH request.");
+	bad(HTTP_VERB_GET, "/balloon/hinting/status", "{}", "GET request cannot have a body.");
 }
 
 Test(routes, resources_are_found_by_path)

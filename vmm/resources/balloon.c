@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The balloon (Firecracker's vmm_config/balloon.rs): PUT /balloon before
- * boot, GET /balloon, PATCH /balloon (the target) and GET or PATCH
- * /balloon/statistics after it, with Firecracker's messages. Free page
- * hinting is refused for now (no /balloon/hinting routes yet).
+ * boot, GET /balloon, PATCH /balloon (the target), GET or PATCH
+ * /balloon/statistics and the free page hinting run (PATCH
+ * /balloon/hinting/start and /stop, GET /balloon/hinting/status) after it,
+ * with Firecracker's messages.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "instance.h"
 #include "resource.h"
@@ -61,10 +63,6 @@ static int apply_put(struct instance *in, struct res_call *c, struct ember_err *
 			       "Balloon config error: Error creating the balloon device: Requested "
 			       "memory should be less than %uMiB",
 			       MIB_MAX);
-	if (b.free_page_hinting)
-		return err_set(err, ENOTSUP,
-			       "Balloon config error: free page hinting is not supported by this "
-			       "version of ember (free page reporting is)");
 	c->cfg->balloon = b;
 	return 0;
 }
@@ -209,5 +207,77 @@ const struct res_def res_balloon_statistics = {
 	.ops = {
 		[RES_GET] = { RES_POST, false, NULL, get_stats },
 		[RES_PATCH] = { RES_POST, false, parse_stats, apply_stats },
+	},
+};
+
+/* --- free page hinting: /balloon/hinting/{start,stop,status} ------------- */
+
+static const struct field hint_start_fields[] = {
+	{ .name = "acknowledge_on_stop", .type = FT_BOOL },
+	{ 0 },
+};
+
+/* Firecracker's parse errors for a path under /balloon/hinting/. */
+static int unrecognized(const char *verb, const char *action, struct ember_err *err)
+{
+	return err_set(err, EINVAL, "Unrecognized %s request path `/hinting/%s`.", verb, action);
+}
+
+static int get_hinting(struct instance *in, struct res_call *c, struct ember_err *err)
+{
+	struct virtio_balloon_hinting st;
+	struct virtio_balloon *b;
+
+	b = device(in, "Balloon update error: ", err);
+	if (!b)
+		return -ENOENT;
+	if (virtio_balloon_hint_status(b, &st, err) < 0)
+		return err_prefix(err, "Balloon update error: Balloon");
+	return res_reply(c,
+			 json_pack("{sIso}", "host_cmd", (json_int_t)st.host_cmd, "guest_cmd",
+				   st.guest_cmd_seen ? json_integer(st.guest_cmd) : json_null()),
+			 err);
+}
+
+/* The action is checked first, as Firecracker's parser does, in any state. */
+static int parse_status(struct res_call *c, struct ember_err *err)
+{
+	return strcmp(c->id, "status") ? unrecognized("GET", c->id, err) : 0;
+}
+
+/* start takes an optional body (acknowledge_on_stop, true by default);
+ * stop ignores one, as Firecracker does. */
+static int parse_hinting(struct res_call *c, struct ember_err *err)
+{
+	if (strcmp(c->id, "start"))
+		return strcmp(c->id, "stop") ? unrecognized("PATCH", c->id, err) : 0;
+	if (c->body.value)
+		return body_check(&c->body, hint_start_fields, "struct StartHintingCmd", 0, err);
+	return 0;
+}
+
+static int patch_hinting(struct instance *in, struct res_call *c, struct ember_err *err)
+{
+	bool start = !strcmp(c->id, "start");
+	struct virtio_balloon *b;
+	int ret;
+
+	b = device(in, "Balloon update error: ", err);
+	if (!b)
+		return -ENOENT;
+	ret = start ? virtio_balloon_hint_start(
+			  b, body_bool(c->body.value, "acknowledge_on_stop", true), err)
+		    : virtio_balloon_hint_stop(b, err);
+	return ret < 0 ? err_prefix(err, "Balloon update error: Balloon") : 0;
+}
+
+const struct res_def res_balloon_hinting = {
+	.path = "balloon",
+	.sub = "hinting",
+	.has_action = true,
+	.patch_no_body = true,
+	.ops = {
+		[RES_GET] = { RES_POST, false, parse_status, get_hinting },
+		[RES_PATCH] = { RES_POST, false, parse_hinting, patch_hinting },
 	},
 };

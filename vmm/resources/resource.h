@@ -133,7 +133,7 @@ json_t *res_dump_null(const struct instance *in);
 struct res_call {
 	const struct res_def *res;
 	enum res_verb verb;
-	const char *id;        /* the path's {id}, or NULL */
+	const char *id;        /* the path's {id} (or action), or NULL */
 	struct body body;      /* the parsed request body (value NULL without one) */
 	struct vm_config *cfg; /* what PUTs change: the instance's, or a load's */
 	bool restoring;        /* a snapshot's configuration: the host is not asked */
@@ -157,6 +157,8 @@ struct res_def {
 	const char *path;   /* the API path's first segment: "drives"; NULL: none */
 	const char *sub;    /* a fixed second segment: "config" in /vm/config */
 	bool has_id;        /* /drives/{id} */
+	bool has_action;    /* /balloon/hinting/{action}: the action in the call's id */
+	bool patch_no_body; /* its PATCH may come without a body */
 	const char *metric; /* put_api_requests.<metric>_count */
 	struct res_op ops[RES_NR_VERBS];
 	/* The config file's and GET /vm/config's key, or NULL. */
@@ -193,6 +195,7 @@ char *res_dump_config(const struct instance *in);
 extern const struct res_def res_actions, res_boot_source, res_cpu_config, res_drives, res_entropy,
     res_instance_info, res_logger, res_machine_config, res_metrics, res_network_interfaces,
     res_serial, res_snapshot_create, res_snapshot_load, res_version, res_vm_config, res_vm_state,
-    res_vsock, res_balloon, res_balloon_statistics, res_mmds_config, res_pmem, res_memory_hotplug;
+    res_vsock, res_balloon, res_balloon_statistics, res_balloon_hinting, res_mmds_config, res_pmem,
+    res_memory_hotplug;
 
 #endif

@@ -29,6 +29,7 @@ const struct res_def *const res_table[] = {
 	&res_vsock,
 	&res_balloon,
 	&res_balloon_statistics,
+	&res_balloon_hinting,
 	&res_mmds_config,
 	&res_entropy,
 	&res_pmem,
