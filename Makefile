@@ -219,7 +219,7 @@ FUZZ_TIME ?= 120
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes \
 	-Wno-gnu-variable-sized-type-not-at-end $(CPPFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := virtq balloon http api snapshot oci fn_http
+FUZZ_TARGETS := virtq balloon http api snapshot oci fn_http mmds
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
@@ -238,6 +238,8 @@ FUZZ_oci_SRCS := tests/fuzz/fuzz_oci.c oci/spec.c oci/guest.c oci/cli.c oci/stre
 FUZZ_oci_WHAT := ember-oci's config.json, guest-frame and command-line parsers, ember-fn's image config
 FUZZ_fn_http_SRCS := tests/fuzz/fuzz_fn_http.c fn/http_fn.c vmm/err.c
 FUZZ_fn_http_WHAT := the answers of HTTP functions' servers (ember-fn)
+FUZZ_mmds_SRCS := tests/fuzz/fuzz_mmds.c vmm/mmds.c vmm/err.c
+FUZZ_mmds_WHAT := MMDS's merge patches and the paths the guest asks for
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h fn/*.h)

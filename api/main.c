@@ -40,7 +40,9 @@ struct args {
 	const char *level;
 	const char *metrics_path;
 	const char *seccomp_filter;
+	const char *metadata;
 	size_t body_max;
+	size_t mmds_limit;                         /* 0: body_max, as Firecracker */
 	uint64_t start_time_us, start_time_cpu_us; /* from ember-jailer; 0: not given */
 	bool no_api;
 	bool no_seccomp;
@@ -65,6 +67,8 @@ enum {
 	OPT_SHOW_ORIGIN,
 	OPT_METRICS_PATH,
 	OPT_MAX_PAYLOAD,
+	OPT_MMDS_LIMIT,
+	OPT_METADATA,
 	OPT_START_TIME,
 	OPT_START_CPU,
 	OPT_PARENT_CPU,
@@ -88,6 +92,8 @@ static const struct option long_opts[] = {
 	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
 	{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
 	{ "http-api-max-payload-size", required_argument, NULL, OPT_MAX_PAYLOAD },
+	{ "mmds-size-limit", required_argument, NULL, OPT_MMDS_LIMIT },
+	{ "metadata", required_argument, NULL, OPT_METADATA },
 	{ "start-time-us", required_argument, NULL, OPT_START_TIME },
 	{ "start-time-cpu-us", required_argument, NULL, OPT_START_CPU },
 	{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU },
@@ -110,6 +116,9 @@ static void usage(FILE *out)
 	      "                       at once and the API serves the running VM\n"
 	      "  --no-api             no API socket: run from the config file alone\n"
 	      "  --http-api-max-payload-size N   largest request body (default 51200 bytes)\n"
+	      "  --mmds-size-limit N  largest MMDS data store, as compact JSON (default: the\n"
+	      "                       largest request body)\n"
+	      "  --metadata FILE      initial MMDS contents (JSON)\n"
 	      "  --metrics-path PATH  write metrics (NDJSON) to this file or named pipe\n"
 	      "  --boot-timer         log the time until the guest writes the boot-timer magic\n"
 	      "  --check-kvm          check whether this host's KVM can run ember's guests\n"
@@ -167,6 +176,12 @@ static int parse_one(int c, struct args *a)
 			return -1;
 		a->body_max = (size_t)v;
 		return 0;
+	case OPT_MMDS_LIMIT:
+		if (parse_number("--mmds-size-limit", optarg, 1 << 30, &v) < 0 || !v)
+			return -1;
+		a->mmds_limit = (size_t)v;
+		return 0;
+	case OPT_METADATA: a->metadata = optarg; return 0;
 	case OPT_START_TIME:
 		return parse_number("--start-time-us", optarg, UINT64_MAX, &a->start_time_us);
 	case OPT_START_CPU:
@@ -426,30 +441,65 @@ static int configure_and_start(const struct args *a, struct instance *in, struct
 	return 0;
 }
 
-/* --config-file: Firecracker's schema, each section applied as its PUT. */
-static int load_config_file(struct instance *in, const char *path, struct ember_err *err)
+/* A JSON file of at most CONFIG_FILE_MAX bytes, as a string. */
+static char *read_text(const char *path, struct ember_err *err)
 {
 	FILE *f = fopen(path, "re");
 	char *buf;
 	size_t n;
-	int ret;
 
-	if (!f)
-		return err_errno(err, "cannot open config file %s", path);
+	if (!f) {
+		err_errno(err, "cannot open %s", path);
+		return NULL;
+	}
 	buf = malloc(CONFIG_FILE_MAX + 1);
 	n = buf ? fread(buf, 1, CONFIG_FILE_MAX + 1, f) : 0;
 	fclose(f);
-	if (!buf)
-		return err_set(err, ENOMEM, "out of memory");
+	if (!buf) {
+		err_set(err, ENOMEM, "out of memory");
+		return NULL;
+	}
 	buf[n < CONFIG_FILE_MAX ? n : CONFIG_FILE_MAX] = '\0';
 	if (n > CONFIG_FILE_MAX)
-		ret = err_set(err, EFBIG, "larger than %d bytes", CONFIG_FILE_MAX);
+		err_set(err, EFBIG, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
 	else if (strlen(buf) != n)
-		ret = err_set(err, EINVAL, "the file contains a NUL byte");
+		err_set(err, EINVAL, "%s: the file contains a NUL byte", path);
 	else
-		ret = res_load_config(in, &in->cfg, buf, false, err);
+		return buf;
+	free(buf);
+	return NULL;
+}
+
+/* --config-file: Firecracker's schema, each section applied as its PUT. */
+static int load_config_file(struct instance *in, const char *path, struct ember_err *err)
+{
+	char *buf = read_text(path, err);
+	int ret;
+
+	if (!buf)
+		return -EINVAL;
+	ret = res_load_config(in, &in->cfg, buf, false, err);
 	free(buf);
 	return ret < 0 ? err_prefix(err, "%s", path) : 0;
+}
+
+/* --metadata: the MMDS store's first contents, as a PUT /mmds. */
+static int load_metadata(struct instance *in, const char *path, struct ember_err *err)
+{
+	char *buf = read_text(path, err);
+	json_error_t je;
+	json_t *v;
+
+	if (!buf)
+		return -EINVAL;
+	v = json_loads(buf, JSON_DECODE_ANY, &je);
+	free(buf);
+	if (!v)
+		return err_set(err, EINVAL, "%s: not valid JSON: %s at line %d column %d", path,
+			       je.text, je.line, je.column);
+	if (mmds_put(&in->mmds, v, err) < 0)
+		return err_prefix(err, "%s", path);
+	return 0;
 }
 
 static int finish(struct instance *in, struct api *api, int status)
@@ -503,6 +553,11 @@ int main(int argc, char **argv)
 		return EXIT_GENERIC;
 	}
 	in.ext.enabled = a.extensions;
+	in.mmds.limit = a.mmds_limit ? a.mmds_limit : a.body_max;
+	if (a.metadata && load_metadata(&in, a.metadata, &err) < 0) {
+		fprintf(stderr, "ember: --metadata: %s\n", err.msg);
+		return finish(&in, &api, EXIT_BAD_CONFIG);
+	}
 	if (a.config_file && load_config_file(&in, a.config_file, &err) < 0) {
 		fprintf(stderr, "ember: bad configuration: %s\n", err.msg);
 		return finish(&in, &api, EXIT_BAD_CONFIG);

@@ -144,7 +144,7 @@ void api_routes_handle(void *ctx, const struct http_request *req, struct api_rep
 		ret = res_call_run(in, &call, &err);
 	reply->deprecated = call.deprecated;
 	if (ret) {
-		reply->status = 400;
+		reply->status = call.status >= 400 ? call.status : 400;
 		reply->body = http_fault_body(err.msg);
 		log_warn("API request %s %s failed: %s", http_verb_name(req->verb), req->path,
 			 err.msg);

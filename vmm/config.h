@@ -90,7 +90,18 @@ struct config_net {
 	uint16_t mtu; /* 0: none offered (VIRTIO_NET_F_MTU off) */
 	struct config_rate_limiter rx_rate_limiter;
 	struct config_rate_limiter tx_rate_limiter;
+	bool mmds; /* named in mmds-config: the guest reaches MMDS through it */
 };
+
+/* PUT /mmds/config; the interfaces are those with config_net.mmds. */
+struct config_mmds {
+	bool set;
+	bool v2;          /* version V2 (tokens); V1 answers without one */
+	bool imds_compat; /* IMDS text whatever the Accept header */
+	uint32_t ipv4;    /* host byte order; 169.254.169.254 unless given */
+};
+
+#define CONFIG_MMDS_DEFAULT_IPV4 0xa9fea9feu /* 169.254.169.254 */
 
 struct config_vsock {
 	bool set;
@@ -133,6 +144,7 @@ struct vm_config {
 	struct config_vsock vsock;
 	struct config_entropy entropy;
 	struct config_balloon balloon;
+	struct config_mmds mmds;
 };
 
 void config_init(struct vm_config *cfg);

@@ -28,6 +28,7 @@ int instance_init(struct instance *in, const char *id, const char *version,
 	in->logger.opts.level = LOG_INFO;
 	in->opts = *opts;
 	metrics_init(&in->metrics);
+	mmds_store_init(&in->mmds, MMDS_DEFAULT_LIMIT);
 	in->metrics_timer_fd = -1;
 	in->uffd_sock = in->uffd_fd = -1;
 	in->api.fd = -1;
@@ -257,6 +258,7 @@ void instance_free(struct instance *in)
 	if (in->metrics_timer_fd >= 0)
 		close(in->metrics_timer_fd);
 	in->metrics_timer_fd = -1;
+	mmds_store_free(&in->mmds);
 	/* After the memory is gone: no fault can wait on the handler now. */
 	if (in->uffd_sock >= 0)
 		close(in->uffd_sock);

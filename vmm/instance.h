@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "mmds.h"
 #include "resource.h"
 #include "vm.h"
 
@@ -62,6 +63,7 @@ struct instance {
 	struct vm_options opts;
 	struct instance_ext ext;
 	struct vm *vm; /* from InstanceStart (or a load) on */
+	struct mmds_store mmds;
 	enum instance_state state;
 	bool boot_path; /* something was configured to boot: no snapshot load */
 	/* A request failed in a way Firecracker does not recover from (a

@@ -428,3 +428,90 @@ Test(instance_api, metrics_count_requests_by_resource_and_verb)
 		     1);
 	json_decref(o);
 }
+
+Test(instance_api, mmds_store_and_config)
+{
+	struct ember_err err = { 0 };
+	json_t *o;
+
+	cr_assert_eq(call(HTTP_VERB_GET, "/mmds", NULL), 200);
+	cr_assert_str_eq(reply.body, "{}", "an empty store is an object");
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/mmds", "{\"a\": 1}"), 400);
+	cr_assert_str_eq(fault(), "MMDS error: The MMDS data store is not initialized.");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds", "{\"z\": {\"b\": \"x\"}, \"a\": [1, true]}"),
+		     204);
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/mmds", "{\"z\": {\"c\": \"y\"}}"), 204);
+	cr_assert_eq(call(HTTP_VERB_GET, "/mmds", NULL), 200);
+	cr_assert_str_eq(reply.body, "{\"a\":[1,true],\"z\":{\"b\":\"x\",\"c\":\"y\"}}",
+			 "sorted keys, as serde_json's maps");
+	in.mmds.limit = 40;
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/mmds", "{\"long\": \"aaaaaaaaaaaaaaaaaaaa\"}"), 413);
+	cr_assert_str_eq(fault(), "MMDS limit exceeded error: The MMDS patch request doesn't fit.");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds", "\"just a string, but over forty bytes long\""),
+		     413);
+	cr_assert_eq(call(HTTP_VERB_GET, "/mmds", NULL), 200);
+	cr_assert_str_eq(reply.body, "{\"a\":[1,true],\"z\":{\"b\":\"x\",\"c\":\"y\"}}",
+			 "refusals change nothing");
+
+	/* PUT /mmds/config: its checks in Firecracker's order */
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/config", "{\"version\": \"V2\"}"), 400);
+	cr_assert(strstr(fault(), "missing field `network_interfaces`"), "%s", fault());
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/config",
+			  "{\"network_interfaces\": [\"eth0\"], \"ipv4_address\": \"\"}"),
+		     400);
+	cr_assert(strstr(fault(), "invalid IPv4 address syntax"), "%s", fault());
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/config",
+			  "{\"network_interfaces\": [\"eth0\"], \"ipv4_address\": \"1.1.1.1\"}"),
+		     400);
+	cr_assert_str_eq(fault(), "MMMDS config error: The MMDS IPv4 address is not link local.");
+	cr_assert_eq(
+	    call(HTTP_VERB_PUT, "/mmds/config",
+		 "{\"network_interfaces\": [\"eth0\"], \"ipv4_address\": \"169.254.0.7\"}"),
+	    400, "the first /24 is not usable");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/config", "{\"network_interfaces\": []}"), 400);
+	cr_assert(strstr(fault(), "is empty"), "%s", fault());
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/config", "{\"network_interfaces\": [\"eth0\"]}"),
+		     400);
+	cr_assert(strstr(fault(), "does not correspond to any existing network interface"), "%s",
+		  fault());
+	cr_assert_eq(call(HTTP_VERB_GET, "/vm/config", NULL), 200);
+	o = answer();
+	cr_assert(json_is_null(json_object_get(o, "mmds-config")));
+	json_decref(o);
+
+	cr_assert_eq(load("{\"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": "
+			  "\"tap0\"}, {\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\"}]}",
+			  true, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/config", "{\"network_interfaces\": [\"eth1\"]}"),
+		     204);
+	cr_assert(reply.deprecated, "V1, the default, is deprecated");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/config",
+			  "{\"version\": \"V2\", \"network_interfaces\": [\"eth1\", \"eth0\"], "
+			  "\"ipv4_address\": \"169.254.170.2\", \"imds_compat\": true}"),
+		     204);
+	cr_assert_not(reply.deprecated);
+	cr_assert_eq(call(HTTP_VERB_GET, "/vm/config", NULL), 200);
+	o = answer();
+	cr_assert_str_eq(
+	    json_dumps(json_object_get(o, "mmds-config"), JSON_COMPACT | JSON_PRESERVE_ORDER),
+	    "{\"version\":\"V2\",\"network_interfaces\":[\"eth0\",\"eth1\"],"
+	    "\"ipv4_address\":\"169.254.170.2\",\"imds_compat\":true}",
+	    "interfaces in their order, as Firecracker lists them");
+	json_decref(o);
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/foo", "{}"), 400);
+}
+
+Test(instance_api, mmds_after_boot_needs_an_interface)
+{
+	in.state = INSTANCE_RUNNING;
+	cr_assert_eq(call(HTTP_VERB_GET, "/mmds", NULL), 400);
+	cr_assert_str_eq(fault(), "MMDS error: The MMDS data store is not initialized.");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds", "{}"), 400);
+	cr_assert_eq(call(HTTP_VERB_PUT, "/mmds/config", "{\"network_interfaces\": [\"eth0\"]}"),
+		     400);
+	cr_assert(strstr(fault(), "not supported after starting"), "%s", fault());
+	in.cfg.mmds.set = true;
+	cr_assert_eq(call(HTTP_VERB_GET, "/mmds", NULL), 400, "set, but no interface names it");
+	in.state = INSTANCE_NOT_STARTED;
+}

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Firecracker's devices ember does not have yet (MMDS, pmem,
- * memory hot-plug): their config-file sections are taken when empty, as
+/* Firecracker's devices ember does not have yet (pmem, memory hot-plug): their config-file sections are taken when empty, as
  * tools write them, and refused otherwise; GET /vm/config shows them as
  * Firecracker shows them absent. They have no API routes yet. */
 #include <errno.h>
@@ -23,9 +22,6 @@ static json_t *empty_dump(const struct instance *in)
 	return json_array();
 }
 
-const struct res_def res_mmds_config = { .key = "mmds-config",
-					 .file = refuse,
-					 .dump = res_dump_null };
 const struct res_def res_pmem = { .key = "pmem", .file = refuse, .dump = empty_dump };
 const struct res_def res_memory_hotplug = { .key = "memory-hotplug",
 					    .file = refuse,

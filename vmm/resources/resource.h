@@ -195,7 +195,7 @@ char *res_dump_config(const struct instance *in);
 extern const struct res_def res_actions, res_boot_source, res_cpu_config, res_drives, res_entropy,
     res_instance_info, res_logger, res_machine_config, res_metrics, res_network_interfaces,
     res_serial, res_snapshot_create, res_snapshot_load, res_version, res_vm_config, res_vm_state,
-    res_vsock, res_balloon, res_balloon_statistics, res_balloon_hinting, res_mmds_config, res_pmem,
-    res_memory_hotplug;
+    res_vsock, res_balloon, res_balloon_statistics, res_balloon_hinting, res_mmds, res_mmds_config,
+    res_pmem, res_memory_hotplug;
 
 #endif

@@ -31,6 +31,7 @@ const struct res_def *const res_table[] = {
 	&res_balloon_statistics,
 	&res_balloon_hinting,
 	&res_mmds_config,
+	&res_mmds,
 	&res_entropy,
 	&res_pmem,
 	&res_serial,

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end: MMDS's control plane as a Firecracker client drives it over
+# the API socket (firecracker-go-sdk's SetMetadata and setMmdsConfig):
+# --metadata and --mmds-size-limit, PUT/PATCH/GET /mmds with Firecracker's
+# answers (413 beyond the limit), PUT /mmds/config naming a TAP interface,
+# GET /vm/config, the store after boot, and a snapshot that restores the
+# MMDS configuration but not the store, as Firecracker's does.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ns=ember-mmds-$$
+if ! ip netns add "$ns" 2>/dev/null; then
+	echo "SKIP: cannot create a network namespace (needs root and iproute2): MMDS end-to-end tests not run"
+	exit 0
+fi
+pids=""
+trap 'for p in $pids; do kill -KILL $p 2>/dev/null || true; done; ip netns del "$ns" 2>/dev/null; rm -rf "$E2E_TMP"' EXIT
+ip -n "$ns" tuntap add dev tap0 mode tap
+json_is() { jq -en "input | $1" >/dev/null; } # json_is FILTER <<<JSON
+fault_is() { [ "$code" = "$1" ] && json_is ".fault_message == \"$2\"" <<<"$body"; }
+
+# start NAME [FLAGS...]: ember in the namespace, its API socket $SOCK
+start() {
+	local name=$1
+	shift
+	SOCK="$E2E_TMP/$name.sock"
+	OUT="$E2E_TMP/$name.out"
+	ERR="$E2E_TMP/$name.err"
+	set +e
+	ip netns exec "$ns" "$EMBER" --api-sock "$SOCK" --id "e2e-$name" "$@" >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	set -e
+	pids="$pids $pid"
+	wait_for 10 test -S "$SOCK" || true
+}
+stop() { kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+
+# --metadata, --mmds-size-limit and the store before boot.
+echo '{"latest": {"meta-data": {"ami-id": "ami-0123", "zone": "here"}}}' >"$E2E_TMP/md.json"
+start a --metadata "$E2E_TMP/md.json" --mmds-size-limit 120
+api GET /mmds
+check "--metadata fills the store: GET /mmds" \
+	json_is '.latest["meta-data"]["ami-id"] == "ami-0123"' <<<"$body"
+api PATCH /mmds '{"latest": {"meta-data": {"zone": null, "secret": "s3cr3t"}}}'
+check "PATCH /mmds merges (null removes): 204" test "$code" = 204
+api GET /mmds
+check "the merged store, keys sorted as Firecracker's" \
+	test "$body" = '{"latest":{"meta-data":{"ami-id":"ami-0123","secret":"s3cr3t"}}}'
+api PATCH /mmds "{\"pad\": \"$(printf '%080d' 0)\"}"
+check "beyond --mmds-size-limit: 413 with Firecracker's message" \
+	fault_is 413 "MMDS limit exceeded error: The MMDS patch request doesn't fit."
+api GET /mmds
+check "the refused patch changed nothing" json_is 'has("pad") | not' <<<"$body"
+api PUT /mmds/config '{"network_interfaces": ["eth0"]}'
+check "PUT /mmds/config naming no interface: Firecracker's 400" \
+	fault_is 400 "MMMDS config error: The list of network interface IDs provided contains at least one ID that does not correspond to any existing network interface."
+api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0"}'
+check "PUT /network-interfaces/eth0 on the namespace's TAP: 204" test "$code" = 204
+api PUT /mmds/config '{"network_interfaces": ["eth0"], "ipv4_address": "10.0.0.1"}'
+check "an address outside 169.254/16: 400" \
+	fault_is 400 "MMMDS config error: The MMDS IPv4 address is not link local."
+api PUT /mmds/config '{"network_interfaces": ["eth0"]}'
+check "version V1 (the default) is deprecated: 204 with Deprecation" \
+	bash -c "[ $code = 204 ] && curl -s -i --unix-socket '$SOCK' -X PUT -d '{\"network_interfaces\": [\"eth0\"]}' http://localhost/mmds/config | grep -qi '^deprecation: true'"
+api PUT /mmds/config '{"version": "V2", "network_interfaces": ["eth0"], "ipv4_address": "169.254.170.2"}'
+check "PUT /mmds/config V2 on eth0: 204" test "$code" = 204
+api GET /vm/config
+check "GET /vm/config: mmds-config as Firecracker shows it" \
+	json_is '."mmds-config" == {"version": "V2", "network_interfaces": ["eth0"], "ipv4_address": "169.254.170.2", "imds_compat": false}' <<<"$body"
+stop
+
+# After boot, and across a snapshot.
+cmd='i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done'
+boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
+	'{kernel_image_path: $k, boot_args: $a}')
+start b
+api PUT /boot-source "$boot"
+api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
+api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0"}'
+api PUT /mmds/config '{"version": "V2", "network_interfaces": ["eth0"], "imds_compat": true}'
+api PUT /mmds '{"k": "before boot"}'
+api PUT /actions '{"action_type": "InstanceStart"}'
+check "InstanceStart with MMDS configured: 204" test "$code" = 204
+wait_for 90 bash -c "grep -q '^tick' '$OUT' || ! kill -0 $pid" || true
+api GET /mmds
+check "after boot the store is the one filled before" json_is '.k == "before boot"' <<<"$body"
+api PUT /mmds '{"k": "after boot", "n": {"m": "v"}}'
+check "PUT /mmds after boot: 204" test "$code" = 204
+api PATCH /mmds '{"n": {"o": "w"}}'
+api GET /mmds
+check "PATCH /mmds after boot merges" json_is '.k == "after boot" and .n == {"m": "v", "o": "w"}' <<<"$body"
+api PUT /mmds/config '{"network_interfaces": ["eth0"]}'
+check "PUT /mmds/config after boot: 400" \
+	bash -c "[ $code = 400 ] && grep -q 'not supported after starting' <<<'$body'"
+api PATCH /vm '{"state": "Paused"}'
+api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/s.state\", \"mem_file_path\": \"$E2E_TMP/s.mem\"}"
+check "snapshot of a VM with MMDS: 204" test "$code" = 204
+stop
+
+start c
+api PUT /snapshot/load "{\"snapshot_path\": \"$E2E_TMP/s.state\", \"mem_backend\": {\"backend_path\": \"$E2E_TMP/s.mem\", \"backend_type\": \"File\"}, \"resume_vm\": true}"
+check "PUT /snapshot/load: 204" test "$code" = 204
+api GET /vm/config
+check "the restored VM keeps the MMDS configuration" \
+	json_is '."mmds-config" == {"version": "V2", "network_interfaces": ["eth0"], "ipv4_address": "169.254.169.254", "imds_compat": true}' <<<"$body"
+api GET /mmds
+check "the store is not in the snapshot (as Firecracker): {}" test "$body" = '{}'
+api PUT /mmds '{"k": "restored"}'
+api GET /mmds
+check "the restored VM takes new metadata" json_is '.k == "restored"' <<<"$body"
+stop
+
+# A VM without MMDS configured has no store after boot.
+start d
+api PUT /boot-source "$boot"
+api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
+api PUT /actions '{"action_type": "InstanceStart"}'
+api GET /mmds
+check "no MMDS configured: GET /mmds after boot is Firecracker's 400" \
+	fault_is 400 "MMDS error: The MMDS data store is not initialized."
+stop
+
+# A bad --metadata file stops ember before its API starts.
+echo '{"broken": ' >"$E2E_TMP/bad.json"
+set +e
+"$EMBER" --api-sock "$E2E_TMP/bad.sock" --metadata "$E2E_TMP/bad.json" >/dev/null 2>"$E2E_TMP/bad.err" </dev/null
+rc=$?
+set -e
+check "a --metadata file that is not JSON: exit 152, and why" \
+	bash -c "[ $rc = 152 ] && grep -q 'not valid JSON' '$E2E_TMP/bad.err'"
+e2e_summary
