@@ -219,7 +219,7 @@ FUZZ_TIME ?= 120
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes \
 	-Wno-gnu-variable-sized-type-not-at-end $(CPPFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := virtq balloon http api snapshot oci fn_http mmds
+FUZZ_TARGETS := virtq balloon http api snapshot oci fn_http mmds pmem
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
@@ -240,6 +240,9 @@ FUZZ_fn_http_SRCS := tests/fuzz/fuzz_fn_http.c fn/http_fn.c vmm/err.c
 FUZZ_fn_http_WHAT := the answers of HTTP functions' servers (ember-fn)
 FUZZ_mmds_SRCS := tests/fuzz/fuzz_mmds.c vmm/mmds.c vmm/err.c
 FUZZ_mmds_WHAT := MMDS's merge patches and the paths the guest asks for
+FUZZ_pmem_SRCS := tests/fuzz/fuzz_pmem.c virtio/pmem.c virtio/queue.c virtio/mmio.c \
+	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
+FUZZ_pmem_WHAT := virtio-pmem's flush requests
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h fn/*.h)

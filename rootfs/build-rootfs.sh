@@ -54,7 +54,8 @@ if [ ! -f "$dest/rootfs.ext4" ]; then
 	} >"$spec"
 	"$here/gen-cpio.sh" "$spec" "$work/initramfs.cpio"
 
-	mkfs.ext4 -q -F -L ember-root -E root_owner=0:0 -d "$stage" \
+	# 4 KiB blocks, the page size: DAX needs them (root on virtio-pmem).
+	mkfs.ext4 -q -F -b 4096 -L ember-root -E root_owner=0:0 -d "$stage" \
 		"$work/rootfs.ext4" 64M
 	rm -rf "$stage" "$spec"
 	rm -rf "$dest" && mv "$work" "$dest"

@@ -37,6 +37,13 @@ void config_net_free(struct config_net *n)
 	memset(n, 0, sizeof(*n));
 }
 
+void config_pmem_free(struct config_pmem *p)
+{
+	free(p->id);
+	free(p->path_on_host);
+	memset(p, 0, sizeof(*p));
+}
+
 void config_free(struct vm_config *cfg)
 {
 	config_boot_free(&cfg->boot);
@@ -46,6 +53,8 @@ void config_free(struct vm_config *cfg)
 		config_drive_free(&cfg->drives[i]);
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		config_net_free(&cfg->nets[i]);
+	for (unsigned i = 0; i < cfg->nr_pmems; i++)
+		config_pmem_free(&cfg->pmems[i]);
 	free(cfg->vsock.uds_path);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -62,6 +71,14 @@ int config_find_net(const struct vm_config *cfg, const char *id)
 {
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		if (!strcmp(cfg->nets[i].iface_id, id))
+			return (int)i;
+	return -1;
+}
+
+int config_find_pmem(const struct vm_config *cfg, const char *id)
+{
+	for (unsigned i = 0; i < cfg->nr_pmems; i++)
+		if (!strcmp(cfg->pmems[i].id, id))
 			return (int)i;
 	return -1;
 }

@@ -103,6 +103,17 @@ struct config_mmds {
 
 #define CONFIG_MMDS_DEFAULT_IPV4 0xa9fea9feu /* 169.254.169.254 */
 
+#define CONFIG_MAX_PMEMS 8
+
+/* PUT /pmem/{id}: a file as guest memory (virtio-pmem). */
+struct config_pmem {
+	char *id;
+	char *path_on_host;
+	bool root_device; /* root=/dev/pmemN */
+	bool read_only;
+	struct config_rate_limiter rate_limiter; /* flushes: ops, and the file's bytes */
+};
+
 struct config_vsock {
 	bool set;
 	uint64_t guest_cid; /* >= 3 */
@@ -145,6 +156,8 @@ struct vm_config {
 	struct config_entropy entropy;
 	struct config_balloon balloon;
 	struct config_mmds mmds;
+	struct config_pmem pmems[CONFIG_MAX_PMEMS]; /* in the order configured */
+	unsigned nr_pmems;
 };
 
 void config_init(struct vm_config *cfg);
@@ -152,9 +165,11 @@ void config_free(struct vm_config *cfg);
 void config_boot_free(struct config_boot *b);
 void config_drive_free(struct config_drive *d);
 void config_net_free(struct config_net *n);
+void config_pmem_free(struct config_pmem *p);
 /* The index of the drive or interface with this id, or -1. */
 int config_find_drive(const struct vm_config *cfg, const char *id);
 int config_find_net(const struct vm_config *cfg, const char *id);
+int config_find_pmem(const struct vm_config *cfg, const char *id);
 /* Guest memory page size the configuration asks for, in MiB multiples. */
 unsigned config_mem_granule_mib(enum config_huge_pages h);
 

@@ -150,6 +150,35 @@ static void balloon(const struct vm *vm, json_t *root)
 	add(g, "free_page_hint_fails", s->free_page_hint_fails);
 }
 
+/* Firecracker's pmem group and pmem_<id>, as block's. */
+static void pmem(const struct vm *vm, json_t *root)
+{
+	json_t *all = group(root, "pmem");
+	char name[96];
+
+	add(all, "activate_fails", 0);
+	add(all, "cfg_fails", 0);
+	for (unsigned i = 0; vm && i < vm->nr_pmems; i++) {
+		const struct virtio_pmem_stats *s = &vm->pmems[i]->stats;
+		json_t *one;
+
+		snprintf(name, sizeof(name), "pmem_%s", vm->cfg->pmems[i].id);
+		one = group(root, name);
+		add(one, "activate_fails", 0);
+		add(one, "cfg_fails", 0);
+		dev_add(all, one, "event_fails", s->fails);
+		dev_add(all, one, "queue_event_count", s->queue_events);
+		dev_add(all, one, "rate_limiter_throttled_events", s->throttled);
+		dev_add(all, one, "rate_limiter_event_count", s->limiter_events);
+	}
+	if (!vm || !vm->nr_pmems) {
+		add(all, "event_fails", 0);
+		add(all, "queue_event_count", 0);
+		add(all, "rate_limiter_throttled_events", 0);
+		add(all, "rate_limiter_event_count", 0);
+	}
+}
+
 static void vcpus(const struct vm *vm, json_t *root)
 {
 	struct vcpu_stats sum = { 0 }, s;
@@ -190,6 +219,7 @@ json_t *instance_metric_counters(const struct instance *in)
 	vsock(in->vm, root);
 	entropy(in->vm, root);
 	balloon(in->vm, root);
+	pmem(in->vm, root);
 	vcpus(in->vm, root);
 	uart(in->vm, root);
 	logger = group(root, "logger");

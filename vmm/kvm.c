@@ -129,6 +129,21 @@ int kvm_set_memory(struct kvm *kvm, const struct guest_mem *mem, bool log_dirty,
 	return 0;
 }
 
+int kvm_add_slot(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
+		 bool read_only, struct ember_err *err)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.flags = read_only ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)host,
+	};
+	int ret = KVM_IOCTL(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region, err);
+
+	return ret < 0 ? ret : 0;
+}
+
 int kvm_irqfd(struct kvm *kvm, int gsi, int *efd_out, struct ember_err *err)
 {
 	struct kvm_irqfd irqfd = { .gsi = (uint32_t)gsi };

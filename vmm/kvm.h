@@ -25,6 +25,9 @@ int kvm_open(struct kvm *kvm, const char *path, struct ember_err *err);
 /* Create the VM; with irqchip, also the in-kernel PIC/IOAPIC and PIT. */
 int kvm_create_vm(struct kvm *kvm, bool irqchip, struct ember_err *err);
 /* Slot i = region i; log_dirty: KVM logs the guest's writes (KVM_GET_DIRTY_LOG). */
+/* One more memory slot (a pmem file): read_only makes guest writes MMIO exits. */
+int kvm_add_slot(struct kvm *kvm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
+		 bool read_only, struct ember_err *err);
 int kvm_set_memory(struct kvm *kvm, const struct guest_mem *mem, bool log_dirty,
 		   struct ember_err *err);
 int kvm_check_cap(const struct kvm *kvm, long cap);

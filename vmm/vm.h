@@ -15,6 +15,7 @@
 #include "vsock.h"
 #include "rng.h"
 #include "balloon.h"
+#include "pmem.h"
 #include "bus.h"
 #include "cmdline.h"
 #include "config.h"
@@ -106,6 +107,8 @@ struct vm {
 	struct virtio_vsock *vsock;
 	struct virtio_rng *rng;
 	struct virtio_balloon *balloon;
+	struct virtio_pmem *pmems[CONFIG_MAX_PMEMS];
+	unsigned nr_pmems;
 	int serial_irq_fd;
 	int i8042_irq_fd;
 
@@ -135,6 +138,9 @@ int vm_add_device(struct vm *vm, const char *name, const struct device_ops *ops,
 /* vm_virtio.c: the configured virtio devices, their command line, teardown. */
 int vm_virtio_create(struct vm *vm, struct ember_err *err);
 int vm_virtio_cmdline(struct vm *vm, struct cmdline *cl, struct ember_err *err);
+/* PATCH /pmem/{id}: pmem i's flush rate limiter. */
+int vm_virtio_update_pmem(struct vm *vm, unsigned i, const struct config_rate_limiter *rl,
+			  struct ember_err *err);
 void vm_virtio_destroy(struct vm *vm);
 /* After boot (PATCH): a drive's new backing file and/or rate limiter, an
  * interface's new rate limiters, as the config now says. */

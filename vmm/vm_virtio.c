@@ -314,8 +314,64 @@ static int add_balloon(struct vm *vm, const struct config_balloon *c, struct emb
 	return ret;
 }
 
+static void on_pmem_timer(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_pmem_ratelimit_expired(ctx);
+}
+
+/* Past RAM (and the 32-bit hole): the first region on a 1 GiB boundary,
+ * the next ones each on VIRTIO_PMEM_ALIGN after the one before. */
+static uint64_t pmem_gpa(const struct vm *vm)
+{
+	const struct guest_mem *m = &vm->mem;
+	uint64_t end = LAYOUT_MMIO_END, gib = 1ull << 30;
+
+	if (vm->nr_pmems) {
+		const struct virtio_pmem *last = vm->pmems[vm->nr_pmems - 1];
+
+		return last->gpa + last->map_len;
+	}
+	for (int i = 0; i < m->nr_regions; i++)
+		if (m->regions[i].gpa + m->regions[i].size > end)
+			end = m->regions[i].gpa + m->regions[i].size;
+	return (end + gib - 1) & ~(gib - 1);
+}
+
+static int add_pmem(struct vm *vm, const struct config_pmem *c, struct ember_err *err)
+{
+	uint64_t now = ratelimit_now_ns(), base = 0;
+	struct token_bucket bw, ops;
+	struct virtio_pmem *p;
+	uint32_t irq = 0;
+	int ret;
+
+	p = new_device(vm, sizeof(*p), &base, &irq, err);
+	if (!p)
+		return -err->code;
+	bucket(&bw, &c->rate_limiter.bandwidth, now);
+	bucket(&ops, &c->rate_limiter.ops, now);
+	ret =
+	    virtio_pmem_open(p, c->path_on_host, c->read_only, &bw, &ops, &vm->mem, base, irq, err);
+	if (ret) {
+		free(p);
+		return err_prefix(err, "pmem %s", c->id);
+	}
+	virtio_pmem_place(p, pmem_gpa(vm));
+	vm->pmems[vm->nr_pmems++] = p;
+	ret = kvm_add_slot(&vm->kvm, (uint32_t)(vm->mem.nr_regions + (int)vm->nr_pmems - 1), p->gpa,
+			   p->map_len, p->map, c->read_only, err);
+	if (ret)
+		return err_prefix(err, "pmem %s: its memory slot", c->id);
+	ret = attach(vm, &p->transport, c->id, err);
+	if (!ret)
+		ret = evloop_add(&vm->loop, p->rl.timer_fd, EPOLLIN, on_pmem_timer, p, err);
+	return ret;
+}
+
 /* Firecracker's attach order: the balloon, block devices, network
- * interfaces, vsock, entropy. */
+ * interfaces, pmem, vsock, entropy. */
 int vm_virtio_create(struct vm *vm, struct ember_err *err)
 {
 	int ret = 0;
@@ -327,6 +383,8 @@ int vm_virtio_create(struct vm *vm, struct ember_err *err)
 		ret = add_drive(vm, &vm->cfg->drives[i], err);
 	for (unsigned i = 0; !ret && i < vm->cfg->nr_nets; i++)
 		ret = add_net(vm, &vm->cfg->nets[i], err);
+	for (unsigned i = 0; !ret && i < vm->cfg->nr_pmems; i++)
+		ret = add_pmem(vm, &vm->cfg->pmems[i], err);
 	if (!ret && vm->cfg->vsock.set)
 		ret = add_vsock(vm, &vm->cfg->vsock, err);
 	if (!ret && vm->cfg->entropy.set)
@@ -376,6 +434,24 @@ int vm_virtio_update_net(struct vm *vm, const struct config_net *c, struct ember
 	return rx < 0 ? rx : tx;
 }
 
+int vm_virtio_update_pmem(struct vm *vm, unsigned i, const struct config_rate_limiter *rl,
+			  struct ember_err *err)
+{
+	struct virtio_pmem *p = i < vm->nr_pmems ? vm->pmems[i] : NULL;
+	uint64_t now = ratelimit_now_ns();
+	struct token_bucket bw, ops;
+	int ret;
+
+	if (!p)
+		return err_set(err, ENOENT, "pmem %u: no such device", i);
+	bucket(&bw, &rl->bandwidth, now);
+	bucket(&ops, &rl->ops, now);
+	pthread_mutex_lock(&p->transport.lock);
+	ret = ratelimit_update(&p->rl, &bw, &ops, err);
+	pthread_mutex_unlock(&p->transport.lock);
+	return ret;
+}
+
 static int root_cmdline(const struct config_drive *d, struct cmdline *cl, struct ember_err *err)
 {
 	const char *mode = d->is_read_only ? "ro" : "rw";
@@ -389,9 +465,14 @@ int vm_virtio_cmdline(struct vm *vm, struct cmdline *cl, struct ember_err *err)
 {
 	int ret = 0;
 
-	/* The root drive, if any, is the first drive and so /dev/vda. */
+	/* The root drive, if any, is the first drive and so /dev/vda; a root
+	 * pmem is /dev/pmemN, N its place among them. */
 	if (vm->cfg->nr_drives && vm->cfg->drives[0].is_root_device)
 		ret = root_cmdline(&vm->cfg->drives[0], cl, err);
+	for (unsigned i = 0; !ret && i < vm->cfg->nr_pmems; i++)
+		if (vm->cfg->pmems[i].root_device)
+			ret = cmdline_appendf(cl, err, "root=/dev/pmem%u %s", i,
+					      vm->cfg->pmems[i].read_only ? "ro" : "rw");
 	for (unsigned i = 0; !ret && i < vm->nr_virtio; i++)
 		ret = cmdline_appendf(cl, err, "virtio_mmio.device=4K@0x%" PRIx64 ":%u",
 				      vm->virtio[i]->base, vm->virtio[i]->irq);
@@ -425,5 +506,10 @@ void vm_virtio_destroy(struct vm *vm)
 		free(vm->rng);
 		vm->rng = NULL;
 	}
+	for (unsigned i = 0; i < vm->nr_pmems; i++) {
+		virtio_pmem_close(vm->pmems[i]);
+		free(vm->pmems[i]);
+	}
+	vm->nr_pmems = 0;
 	vm->nr_virtio = 0;
 }

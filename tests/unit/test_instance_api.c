@@ -307,6 +307,8 @@ Test(instance_api, config_file_errors_name_their_section)
 	    load("{\"boot-source\": {\"kernel_image_path\": \"/nonexistent\"}}", false, &err), 0);
 	cr_assert(strstr(err.msg, "The kernel file cannot be opened"), "%s", err.msg);
 	cr_assert_lt(load("{\"pmem\": [{\"id\": \"p\"}]}", false, &err), 0);
+	cr_assert(strstr(err.msg, "pmem: missing field `path_on_host`"), "%s", err.msg);
+	cr_assert_lt(load("{\"memory-hotplug\": {\"total_size_mib\": 1024}}", false, &err), 0);
 	cr_assert(strstr(err.msg, "not supported"), "%s", err.msg);
 	cr_assert_lt(load("[1, 2]", false, &err), 0);
 	cr_assert_lt(load("{\"drives\": [", false, &err), 0);
@@ -514,4 +516,82 @@ Test(instance_api, mmds_after_boot_needs_an_interface)
 	in.cfg.mmds.set = true;
 	cr_assert_eq(call(HTTP_VERB_GET, "/mmds", NULL), 400, "set, but no interface names it");
 	in.state = INSTANCE_NOT_STARTED;
+}
+
+Test(instance_api, pmem_devices_before_boot)
+{
+	char body[1024];
+	json_t *o;
+
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/pmem/pm0",
+			   "{\"id\": \"pm0\", \"path_on_host\": \"%s\", \"root_device\": true}",
+			   disk),
+		     204, "%s", reply.body);
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/pmem/pm1",
+			   "{\"id\": \"pm1\", \"path_on_host\": \"%s\", \"root_device\": true}",
+			   disk2),
+		     400);
+	cr_assert_str_eq(fault(), "Pmem config error: A root pmem device already exist");
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/pmem/pm1",
+			   "{\"id\": \"pm1\", \"path_on_host\": \"%s\", \"read_only\": true, "
+			   "\"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}",
+			   disk2),
+		     204, "%s", reply.body);
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/pmem/pm0",
+			   "{\"id\": \"pm0\", \"path_on_host\": \"%s\", \"root_device\": true}",
+			   disk),
+		     204, "replacing the root pmem with a root pmem");
+	cr_assert_eq(call(HTTP_VERB_PUT, "/pmem/pm2",
+			  "{\"id\": \"pm2\", \"path_on_host\": \"/nonexistent/file\"}"),
+		     400);
+	cr_assert_str_eq(fault(), "Pmem config error: Error accessing underlying file: No such "
+				  "file or directory (os error 2)");
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/pmem/pm2",
+			   "{\"id\": \"other\", \"path_on_host\": \"%s\"}", disk),
+		     400);
+	cr_assert_str_eq(fault(), "The id from the path does not match the id from the body!");
+	snprintf(body, sizeof(body), "%s/empty", dir);
+	fclose(fopen(body, "w"));
+	cr_assert_eq(
+	    callf(HTTP_VERB_PUT, "/pmem/pm3", "{\"id\": \"pm3\", \"path_on_host\": \"%s\"}", body),
+	    400);
+	cr_assert(strstr(fault(), "zero size"), "%s", fault());
+	cr_assert_eq(
+	    callf(HTTP_VERB_PUT, "/drives/rootfs",
+		  "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", \"is_root_device\": "
+		  "false}",
+		  disk),
+	    204);
+	cr_assert_eq(in.cfg.nr_pmems, 2);
+	cr_assert_eq(call(HTTP_VERB_GET, "/vm/config", NULL), 200);
+	o = answer();
+	cr_assert_eq(json_array_size(json_object_get(o, "pmem")), 2);
+	cr_assert(json_is_true(
+	    json_object_get(json_array_get(json_object_get(o, "pmem"), 0), "root_device")));
+	cr_assert_eq(
+	    json_integer_value(json_object_get(
+		json_object_get(
+		    json_object_get(json_array_get(json_object_get(o, "pmem"), 1), "rate_limiter"),
+		    "ops"),
+		"size")),
+	    10);
+	json_decref(o);
+	cr_assert_eq(call(HTTP_VERB_PATCH, "/pmem/pm0", "{\"id\": \"pm0\"}"), 400);
+	cr_assert(strstr(fault(), "not supported before starting"), "%s", fault());
+}
+
+Test(instance_api, a_root_pmem_beside_a_root_drive_is_refused)
+{
+	cr_assert_eq(
+	    callf(HTTP_VERB_PUT, "/drives/rootfs",
+		  "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", \"is_root_device\": "
+		  "true}",
+		  disk),
+	    204);
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/pmem/pm0",
+			   "{\"id\": \"pm0\", \"path_on_host\": \"%s\", \"root_device\": true}",
+			   disk2),
+		     400);
+	cr_assert_str_eq(fault(), "Pmem config error: Attempt to add pmem as a root device while "
+				  "the root device defined as a block device");
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Firecracker's devices ember does not have yet (pmem, memory hot-plug): their config-file sections are taken when empty, as
- * tools write them, and refused otherwise; GET /vm/config shows them as
- * Firecracker shows them absent. They have no API routes yet. */
+/* Firecracker's device ember does not have yet (memory hot-plug): its
+ * config-file section is taken when empty, as tools write it, and refused
+ * otherwise; GET /vm/config shows it as Firecracker shows it absent. It has
+ * no API routes yet. */
 #include <errno.h>
 
 #include "instance.h"
@@ -16,13 +17,6 @@ static int refuse(struct instance *in, struct res_call *c, struct ember_err *err
 	return err_set(err, ENOTSUP, "not supported by this version of ember");
 }
 
-static json_t *empty_dump(const struct instance *in)
-{
-	(void)in;
-	return json_array();
-}
-
-const struct res_def res_pmem = { .key = "pmem", .file = refuse, .dump = empty_dump };
 const struct res_def res_memory_hotplug = { .key = "memory-hotplug",
 					    .file = refuse,
 					    .dump = res_dump_null };

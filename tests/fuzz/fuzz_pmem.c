@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+/* libFuzzer target: virtio-pmem's requests over hostile guest memory. The
+ * first 6 bytes place the queue's rings; the rest is guest memory. Whatever
+ * the chains hold, each is returned (with a status when it has the request's
+ * shape), nothing outside guest memory is touched (ASan), and the backing
+ * file is never written by the device. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pmem.h"
+
+#define FUZZ_MEM 0x10000
+#define HDR      6
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint16_t u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static const char *backing(void)
+{
+	static char path[] = "/tmp/ember-fuzz-pmem-XXXXXX";
+	static bool made;
+	int fd;
+
+	if (!made) {
+		fd = mkstemp(path);
+		if (fd < 0 || ftruncate(fd, 4096) < 0)
+			abort();
+		close(fd);
+		made = true;
+	}
+	return path;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t *ram;
+	struct guest_region r = { .gpa = 0, .size = FUZZ_MEM };
+	struct token_bucket none;
+	struct virtio_pmem p;
+	struct ember_err err;
+	struct guest_mem mem;
+	struct virtq *vq;
+
+	if (size < HDR)
+		return 0;
+	if (!ram)
+		ram = mmap(NULL, FUZZ_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			   0);
+	if (ram == MAP_FAILED)
+		abort();
+	memset(ram, 0, FUZZ_MEM);
+	memcpy(ram, data + HDR, size - HDR < FUZZ_MEM ? size - HDR : FUZZ_MEM);
+	r.host = ram;
+	guest_mem_init_static(&mem, &r, 1);
+	tb_init(&none, 0, 0, 0, 0);
+	if (virtio_pmem_open(&p, backing(), data[0] & 1, &none, &none, &mem, 0xd0000000, 5, &err) <
+	    0)
+		abort();
+	vq = &p.transport.queues[0];
+	vq->size = 16;
+	vq->desc_gpa = u16(data) & ~15u;
+	vq->avail_gpa = u16(data + 2) & ~1u;
+	vq->used_gpa = u16(data + 4) & ~3u;
+	vq->ready = virtq_activate(vq, &err) == 0;
+	p.transport.active = true;
+	if (vq->ready)
+		virtio_mmio_kick(&p.transport, 0);
+	for (unsigned i = 0; i < 4096; i++)
+		if (p.map[i])
+			abort(); /* the device wrote into the file */
+	virtio_pmem_close(&p);
+	return 0;
+}
