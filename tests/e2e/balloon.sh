@@ -56,7 +56,7 @@ check "InstanceStart: 204" test "$code" = 204
 wait_for 90 booted || true
 check "the guest filled and freed its memory ($(grep -m1 '^filled' "$OUT" || echo nothing))" \
 	bash -c "grep -q '^filled' '$OUT' && grep -q '^tick' '$OUT'"
-wait_for 30 bash -c "[ -n \"\$(curl -s --unix-socket '$SOCK' http://localhost/balloon/statistics | jq -r '.total_memory // empty')\" ]" || true
+wait_for 90 bash -c "[ -n \"\$(curl -s --max-time 20 --unix-socket '$SOCK' http://localhost/balloon/statistics | jq -r '.total_memory // empty')\" ]" || true
 api GET /balloon/statistics
 check "GET /balloon/statistics: the guest's figures (total, free, available memory)" \
 	bash -c "[ $code = 200 ] && jq -en 'input | .target_mib == 0 and .actual_mib == 0 and .total_memory > 200*1048576 and .free_memory > 0 and .available_memory > 0' <<<'$body' >/dev/null"
@@ -190,7 +190,7 @@ check "it ends with the guest's STOP and waits for the host ($body)" \
 	hint_status '.host_cmd == 3 and .guest_cmd == 0'
 api PATCH /balloon/hinting/stop ''
 check "PATCH /balloon/hinting/stop: 204, DONE" \
-	bash -c "[ $code = 204 ] && curl -s --unix-socket '$SOCK' http://localhost/balloon/hinting/status | jq -en 'input | .host_cmd == 1' >/dev/null"
+	bash -c "[ $code = 204 ] && curl -s --max-time 20 --unix-socket '$SOCK' http://localhost/balloon/hinting/status | jq -en 'input | .host_cmd == 1' >/dev/null"
 api PATCH /balloon/hinting/pause ''
 check "an unknown hinting action is Firecracker's 400" \
 	bash -c "[ $code = 400 ] && grep -q 'Unrecognized PATCH request path' <<<'$body'"

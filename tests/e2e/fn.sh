@@ -97,8 +97,9 @@ echo "    ($ok of 8 concurrent requests answered correctly)"
 cp "$E2E_TMP/serve.err" "$E2E_TMP/serve8.err"
 expect serve8 "serve: 8 concurrent requests all answered correctly" bash -c "[ $ok = 8 ]"
 # idle again, each of the 4 workers holds a spare ember (GET /stats "spares")
-spares() { curl -s "$url/stats" | jq -r .spares; }
-for ((i = 0; i < 1200; i++)); do [ "$(spares)" = 4 ] && break; sleep 0.1; done
+spares() { curl -s --max-time 20 "$url/stats" | jq -r .spares; }
+spares_are() { [ "$(spares)" = "$1" ]; }
+wait_for 120 spares_are 4 || true
 spares4=$(spares)
 curl -s --max-time 120 -D "$E2E_TMP/pool.out" -o /dev/null -X POST --data-binary pool "$url/fn/reverse" || true
 expect pool "serve restores into a spare ember spawned ahead (X-Ember-Mode: ..., pooled); /stats counts 4 spares" \
@@ -121,7 +122,7 @@ osock=$E2E_TMP/over.sock
 over=$!
 pids+=("$over")
 for ((i = 0; i < 100; i++)); do [ -S "$osock" ] && break; sleep 0.1; done
-ostat() { curl -s --unix-socket "$osock" http://x/stats | jq -r ".$1"; }
+ostat() { curl -s --max-time 20 --unix-socket "$osock" http://x/stats | jq -r ".$1"; }
 opost() { curl -s --max-time 120 --unix-socket "$osock" -o "$E2E_TMP/o$1.body" -w '%{http_code}' -X POST --data-binary "$2" http://x/fn/slow >"$E2E_TMP/o$1.code" || true; }
 opost 1 4 &
 reqs+=($!)
@@ -150,7 +151,8 @@ for b in 0 50 100 150; do # progress every 50
 	echo "    ($((b + 50)) of 200 requests sent, $((($(date +%s%N) - t0) / 1000000)) ms)"
 done
 # each worker spawns its spare ember again after its last request
-for ((i = 0; i < 100; i++)); do [ "$(embers)" = "$em0" ] && [ "$(rundirs)" = "$dirs0" ] && break; sleep 0.2; done
+back_to_start() { [ "$(embers)" = "$em0" ] && [ "$(rundirs)" = "$dirs0" ]; }
+wait_for 20 back_to_start || true
 fd1=$(fds) mem1=$(avail) em1=$(embers) dirs1=$(rundirs)
 n200=$(grep -c '^200$' "$E2E_TMP/leak.codes" || true)
 cf=$(curl -s "$url/stats" | jq -r .clone_failures)

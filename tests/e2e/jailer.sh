@@ -172,7 +172,7 @@ args=$(guest_args 'echo jailed-guest-ok')
 codes="$(api /boot-source "{\"kernel_image_path\": \"/vmlinux\", \"initrd_path\": \"/initramfs.cpio\", \"boot_args\": \"$args\"}")"
 codes="$codes $(api /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}')"
 codes="$codes $(api /actions '{"action_type": "InstanceStart"}')"
-for ((i = 0; i < E2E_TIMEOUT * 10; i++)); do kill -0 "$jpid" 2>/dev/null || break; sleep 0.1; done
+gone_within "$E2E_TIMEOUT" "$jpid" || true
 kill "$jpid" 2>/dev/null && dump_stuck "$epid"
 set +e
 wait "$jpid"

@@ -40,25 +40,30 @@ dump_stuck() {
 	done
 }
 
+# gone_within SECONDS PID: 0 once PID has ended, 1 if it still runs then
+# (by the clock: a loaded host makes each try slower, not the wait longer).
+gone_within() {
+	local end=$((SECONDS + $1))
+	while kill -0 "$2" 2>/dev/null; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
 # with_deadline SECONDS CMD...: run CMD (stdio as given) and return its status,
 # or 124 after SECONDS. Never blocks on a process the kernel cannot kill (a
 # stuck nested KVM): that is reported and the caller goes on.
 with_deadline() {
-	local limit=$1 pid i
+	local limit=$1 pid
 	shift
 	"$@" &
 	pid=$!
-	for ((i = 0; i < limit * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if ! gone_within "$limit" "$pid"; then
 		dump_stuck "$pid" >&2
 		kill -TERM "$pid" 2>/dev/null
-		for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		if kill -0 "$pid" 2>/dev/null; then
+		gone_within 5 "$pid" || kill -KILL "$pid" 2>/dev/null
+		if ! gone_within 10 "$pid"; then
 			echo "--- ember could not be killed: it is stuck in the kernel (KVM)" >&2
 			dump_stuck "$pid" >&2
 			return 124
@@ -72,10 +77,9 @@ with_deadline() {
 # wait_exit PID SECONDS: wait for PID (a child) to end by itself within
 # SECONDS, else show its threads and kill it; its exit status in $rc.
 wait_exit() {
-	local pid=$1 limit=$2 i
+	local pid=$1 limit=$2
 	set +e
-	for ((i = 0; i < limit * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$pid" 2>/dev/null && { dump_stuck "$pid" >&2; kill -KILL "$pid"; }
+	gone_within "$limit" "$pid" || { dump_stuck "$pid" >&2; kill -KILL "$pid"; }
 	wait "$pid"
 	rc=$?
 	set -e
@@ -121,8 +125,8 @@ ticking() {
 # wait_http URL PID SECONDS: until URL answers, or PID is gone (1), or
 # SECONDS have passed (1).
 wait_http() {
-	local url=$1 pid=$2 i
-	for ((i = 0; i < $3 * 10; i++)); do
+	local url=$1 pid=$2 end=$((SECONDS + $3))
+	while [ "$SECONDS" -lt "$end" ]; do
 		curl -sf --max-time 5 "$url" >/dev/null 2>&1 && return 0
 		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.1
@@ -151,14 +155,14 @@ check() {
 	fi
 }
 
-wait_for() { # wait_for SECONDS CONDITION...
-	local limit=$1 i
+wait_for() { # wait_for SECONDS CONDITION...: by the clock, however slow each try
+	local end=$((SECONDS + $1))
 	shift
-	for ((i = 0; i < limit * 10; i++)); do
+	while true; do
 		"$@" && return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
 		sleep 0.1
 	done
-	return 1
 }
 
 pass() {
