@@ -238,8 +238,8 @@ FUZZ_oci_SRCS := tests/fuzz/fuzz_oci.c oci/spec.c oci/guest.c oci/cli.c oci/stre
 FUZZ_oci_WHAT := ember-oci's config.json, guest-frame and command-line parsers, ember-fn's image config
 FUZZ_fn_http_SRCS := tests/fuzz/fuzz_fn_http.c fn/http_fn.c vmm/err.c
 FUZZ_fn_http_WHAT := the answers of HTTP functions' servers (ember-fn)
-FUZZ_mmds_SRCS := tests/fuzz/fuzz_mmds.c vmm/mmds.c vmm/err.c
-FUZZ_mmds_WHAT := MMDS's merge patches and the paths the guest asks for
+FUZZ_mmds_SRCS := tests/fuzz/fuzz_mmds.c vmm/mmds.c vmm/mmds_guest.c vmm/err.c
+FUZZ_mmds_WHAT := MMDS's merge patches and the guest's requests and tokens
 FUZZ_pmem_SRCS := tests/fuzz/fuzz_pmem.c virtio/pmem.c virtio/queue.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
 FUZZ_pmem_WHAT := virtio-pmem's flush requests

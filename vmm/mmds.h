@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -43,5 +44,55 @@ size_t mmds_json_size(const json_t *value);
  * data), -EPROTO (a value IMDS cannot show: numbers, booleans, arrays,
  * null), -ENOMEM. */
 char *mmds_lookup(const struct mmds_store *s, const char *path, bool json, int *errnum);
+
+/* --- the guest's side (mmds_guest.c): IMDS requests and V2 tokens -------- */
+
+#define MMDS_TOKEN_TTL_MIN 1u
+#define MMDS_TOKEN_TTL_MAX 21600u /* seconds, as Firecracker and EC2 */
+#define MMDS_TOKENS_MAX    256    /* live tokens kept; the nearest expiry goes first */
+#define MMDS_TOKEN_BYTES   32     /* random bytes in a token */
+#define MMDS_TOKEN_LEN     64     /* its text: hex */
+
+struct mmds_token {
+	char text[MMDS_TOKEN_LEN + 1];
+	uint64_t expiry_ms; /* CLOCK_MONOTONIC; 0: free slot */
+};
+
+/* Firecracker's mmds metrics that the request layer counts. */
+struct mmds_guest_stats {
+	uint64_t rx_no_token;
+	uint64_t rx_invalid_token;
+};
+
+struct mmds_guest {
+	bool v2;          /* tokens required for GET */
+	bool imds_compat; /* IMDS text whatever Accept says */
+	struct mmds_token tokens[MMDS_TOKENS_MAX];
+	struct mmds_guest_stats stats;
+};
+
+/* One request as the guest sent it: headers looked up case-insensitively by
+ * the caller (NULL when absent). */
+struct mmds_request {
+	const char *method;
+	const char *path; /* the request target, query included */
+	const char *accept;
+	const char *token;      /* X-metadata-token or X-aws-ec2-metadata-token */
+	const char *ttl;        /* X-metadata-token-ttl-seconds or the aws- one */
+	const char *ttl_header; /* which of the two it was, to echo it */
+	bool forwarded_for;     /* X-Forwarded-For present */
+};
+
+struct mmds_response {
+	int status;
+	bool json;       /* Content-Type: application/json, else text/plain */
+	char *body;      /* malloc'ed */
+	char header[96]; /* an extra "Name: value" line, or "" */
+};
+
+void mmds_guest_init(struct mmds_guest *g, bool v2, bool imds_compat);
+/* Firecracker's answer to one request (now_ms: CLOCK_MONOTONIC); -ENOMEM. */
+int mmds_guest_serve(struct mmds_guest *g, const struct mmds_store *s,
+		     const struct mmds_request *req, uint64_t now_ms, struct mmds_response *out);
 
 #endif

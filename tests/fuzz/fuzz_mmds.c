@@ -2,8 +2,9 @@
 /* libFuzzer target: what the guest will ask MMDS for. The input is a JSON
  * document (the store, as an operator's PUT could make it), a NUL, then a
  * path (the guest's request line), looked up in both formats; a second NUL
- * starts a merge patch applied first. Whatever they hold, the lookup ends
- * with a body or a clean error and the store stays within its limit. */
+ * starts a merge patch applied first (and is the request's headers). Whatever
+ * they hold, the lookup ends with a body or a clean error, the store stays
+ * within its limit, and GET or PUT of the path has a status and a body. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -40,6 +41,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!out && e != ENOENT && e != EPROTO && e != ENOMEM)
 			abort();
 		free(out);
+	}
+	for (int m = 0; m < 2; m++) { /* the same bytes as a guest's request */
+		static struct mmds_guest g;
+		struct mmds_request r = { .method = m ? "GET" : "PUT",
+					  .path = path,
+					  .ttl = patch_text,
+					  .token = patch_text,
+					  .accept = patch_text };
+		struct mmds_response out;
+
+		mmds_guest_init(&g, buf[0] & 1, buf[0] & 2);
+		if (mmds_guest_serve(&g, &st, &r, 1000, &out) == 0 &&
+		    (out.status < 200 || out.status > 501 || !out.body))
+			abort();
+		free(out.body);
 	}
 	json_decref(patch);
 	mmds_store_free(&st);

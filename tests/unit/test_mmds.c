@@ -160,3 +160,151 @@ Test(mmds, pointer_escapes_and_no_data)
 	cr_assert_str_eq(s, "tilde");
 	free(s);
 }
+
+/* --- the guest's side: requests and V2 tokens ----------------------------- */
+
+static struct mmds_guest g;
+static struct mmds_response resp;
+
+static int serve(const char *method, const char *path, const char *token, uint64_t now)
+{
+	struct mmds_request r = { .method = method, .path = path, .token = token };
+
+	free(resp.body);
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, now, &resp), 0);
+	return resp.status;
+}
+
+static const char *get_token(uint32_t ttl, uint64_t now)
+{
+	static char tok[MMDS_TOKEN_LEN + 1];
+	char ttls[16];
+	struct mmds_request r = { .method = "PUT",
+				  .path = "/latest/api/token",
+				  .ttl = ttls,
+				  .ttl_header = "X-metadata-token-ttl-seconds" };
+
+	snprintf(ttls, sizeof(ttls), "%u", ttl);
+	free(resp.body);
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, now, &resp), 0);
+	cr_assert_eq(resp.status, 200, "%s", resp.body);
+	cr_assert_str_eq(resp.header, "X-metadata-token-ttl-seconds: 60");
+	snprintf(tok, sizeof(tok), "%s", resp.body);
+	return tok;
+}
+
+static void put_sample(void)
+{
+	cr_assert_eq(mmds_put(&st,
+			      j("{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-12345678\", "
+				"\"n\": 1}}}"),
+			      &err),
+		     0);
+	st.limit = 51200;
+}
+
+Test(mmds, v2_needs_a_token_that_has_not_expired)
+{
+	const char *tok;
+
+	put_sample();
+	mmds_guest_init(&g, true, false);
+	cr_assert_eq(serve("GET", "/latest/meta-data/ami-id", NULL, 1000), 401);
+	cr_assert(strstr(resp.body, "No MMDS token provided"), "%s", resp.body);
+	tok = get_token(60, 1000);
+	cr_assert_eq(strlen(tok), MMDS_TOKEN_LEN);
+	cr_assert_eq(serve("GET", "/latest/meta-data/ami-id", tok, 2000), 200);
+	cr_assert_str_eq(resp.body, "ami-12345678");
+	cr_assert_not(resp.json);
+	cr_assert_eq(serve("GET", "/latest/meta-data/ami-id", "0123456789abcdef", 2000), 401);
+	cr_assert_str_eq(resp.body, "MMDS token not valid.");
+	cr_assert_eq(serve("GET", "/latest/meta-data/ami-id", tok, 1000 + 60 * 1000), 401,
+		     "expired after its ttl");
+	cr_assert_eq(g.stats.rx_no_token, 1);
+	cr_assert_eq(g.stats.rx_invalid_token, 2);
+	free(resp.body);
+	resp.body = NULL;
+}
+
+Test(mmds, v1_answers_without_a_token_and_counts_it)
+{
+	put_sample();
+	mmds_guest_init(&g, false, false);
+	cr_assert_eq(serve("GET", "/latest/meta-data/", NULL, 0), 200);
+	cr_assert_str_eq(resp.body, "ami-id\nn");
+	cr_assert_eq(serve("GET", "/latest/meta-data/n", NULL, 0), 501,
+		     "a number: IMDS cannot show it");
+	cr_assert_eq(serve("GET", "/latest/nothing?x=1", NULL, 0), 404);
+	cr_assert_str_eq(resp.body, "Resource not found: /latest/nothing.");
+	cr_assert_eq(serve("DELETE", "/latest", NULL, 0), 405);
+	cr_assert_str_eq(resp.header, "Allow: GET, PUT");
+	cr_assert_eq(serve("GET", "latest", NULL, 0), 400);
+	cr_assert_eq(g.stats.rx_no_token, 3, "each GET without one");
+	free(resp.body);
+	resp.body = NULL;
+}
+
+Test(mmds, json_on_accept_unless_imds_compat)
+{
+	struct mmds_request r = { .method = "GET",
+				  .path = "/latest/meta-data",
+				  .accept = "application/json" };
+
+	put_sample();
+	mmds_guest_init(&g, false, false);
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, 0, &resp), 0);
+	cr_assert_str_eq(resp.body, "{\"ami-id\":\"ami-12345678\",\"n\":1}");
+	cr_assert(resp.json);
+	free(resp.body);
+	mmds_guest_init(&g, false, true);
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, 0, &resp), 0);
+	cr_assert_str_eq(resp.body, "ami-id\nn", "EC2 IMDS ignores Accept");
+	free(resp.body);
+	resp.body = NULL;
+}
+
+Test(mmds, token_requests_are_checked_as_firecracker_does)
+{
+	struct mmds_request r = { .method = "PUT", .path = "/latest/api/token" };
+
+	mmds_guest_init(&g, true, false);
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, 0, &resp), 0);
+	cr_assert_eq(resp.status, 400);
+	cr_assert(strstr(resp.body, "Token time to live value not found"), "%s", resp.body);
+	free(resp.body);
+	r.ttl = "0";
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, 0, &resp), 0);
+	cr_assert_str_eq(resp.body, "Invalid time to live value provided for token: 0. Please "
+				    "provide a value between 1 and 21600.");
+	free(resp.body);
+	r.ttl = "ten";
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, 0, &resp), 0);
+	cr_assert_eq(resp.status, 400);
+	free(resp.body);
+	r.ttl = "60";
+	r.forwarded_for = true;
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, 0, &resp), 0);
+	cr_assert_eq(resp.status, 400, "no token through a proxy");
+	free(resp.body);
+	r.forwarded_for = false;
+	r.path = "/latest/other";
+	cr_assert_eq(mmds_guest_serve(&g, &st, &r, 0, &resp), 0);
+	cr_assert_eq(resp.status, 404);
+	free(resp.body);
+	resp.body = NULL;
+}
+
+Test(mmds, the_token_table_is_bounded)
+{
+	char first[MMDS_TOKEN_LEN + 1];
+
+	put_sample();
+	mmds_guest_init(&g, true, false);
+	snprintf(first, sizeof(first), "%s", get_token(60, 0));
+	for (unsigned i = 0; i < MMDS_TOKENS_MAX; i++)
+		get_token(60, 1 + i);
+	cr_assert_eq(serve("GET", "/latest", first, 1000), 401,
+		     "the token nearest its expiry made room for a new one");
+	free(resp.body);
+	resp.body = NULL;
+}
