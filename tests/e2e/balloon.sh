@@ -11,10 +11,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SOCK="$E2E_TMP/a.sock"
 METRICS="$E2E_TMP/metrics.ndjson"
-OUT="$E2E_TMP/a.out"
-ERR="$E2E_TMP/a.err"
 INFLATE=150 # MiB of a 256 MiB guest
 
 rss_mib() { awk '/^VmRSS:/ {print int($2 / 1024)}' "/proc/$1/status"; }
@@ -32,13 +29,9 @@ cmd='n=$(awk '"'"'/MemAvailable/ {print int($2 / 1024) - 24}'"'"' /proc/meminfo)
 cmd+=' dd if=/dev/zero of=/tmp/fill bs=1M count=$n 2>/dev/null; rm /tmp/fill; echo filled $n;'
 cmd+=' i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done'
 
-set +e
-"$EMBER" --api-sock "$SOCK" --id e2e-balloon --metrics-path "$METRICS" >"$OUT" 2>"$ERR" </dev/null &
-pid=$!
-set -e
-pids="$pid"
+pids=""
 trap 'for p in $pids; do kill -KILL $p 2>/dev/null || true; done; rm -rf "$E2E_TMP"' EXIT
-wait_for 10 test -S "$SOCK" || true
+start_ember a --metrics-path "$METRICS"
 
 boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
 	'{kernel_image_path: $k, boot_args: $a}')
@@ -99,22 +92,11 @@ wait_for 20 bash -c "[ \$(grep -c '^tick' '$OUT') -gt $t ]" || true
 check "the guest runs on" bash -c "[ $(ticks) -gt $t ]"
 
 # A snapshot of the VM with its balloon, loaded in a new process.
-api PATCH /vm '{"state": "Paused"}'
-api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/b.state\", \"mem_file_path\": \"$E2E_TMP/b.mem\"}"
+snapshot_to b
 check "snapshot of the VM with a balloon: 204" test "$code" = 204
-kill -KILL "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
-
-SOCK="$E2E_TMP/b.sock"
-OUT="$E2E_TMP/b.out"
-ERR="$E2E_TMP/b.err"
-set +e
-"$EMBER" --api-sock "$SOCK" --id e2e-balloon-b >"$OUT" 2>"$ERR" </dev/null &
-pid=$!
-set -e
-pids="$pids $pid"
-wait_for 10 test -S "$SOCK" || true
-api PUT /snapshot/load "{\"snapshot_path\": \"$E2E_TMP/b.state\", \"mem_backend\": {\"backend_path\": \"$E2E_TMP/b.mem\", \"backend_type\": \"File\"}, \"resume_vm\": true}"
+stop_ember
+start_ember b
+load_from b
 check "PUT /snapshot/load: 204" test "$code" = 204
 api GET /balloon
 check "the restored VM has the balloon at 20 MiB" \
@@ -123,8 +105,7 @@ check "its statistics come through: actual 20 MiB" actual_is 20
 api PATCH /balloon '{"amount_mib": 40}'
 wait_for 120 actual_is 40 || true
 check "the restored guest's balloon follows a new target (actual $(stat_of actual_mib))" actual_is 40
-kill -KILL "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
+stop_ember
 
 # Free page hinting. The guest keeps 8 MiB of random data in a tmpfs file
 # and checks it every tick: a page ember gave back that was not free would
@@ -141,16 +122,8 @@ cmd+=' dd if=/dev/zero of=/tmp/fill bs=1M count=$n 2>/dev/null; rm /tmp/fill; ec
 cmd+=' i=0; while true; do dd if=/dev/zero of=/tmp/churn bs=1M count=8 2>/dev/null; rm /tmp/churn;'
 cmd+=' md5sum </tmp/keep >/tmp/now; if cmp -s /tmp/now /tmp/sum; then echo tick $i; else echo corrupt $i; fi;'
 cmd+=' i=$((i+1)); sleep 0.5; done'
-SOCK="$E2E_TMP/c.sock"
-OUT="$E2E_TMP/c.out"
-ERR="$E2E_TMP/c.err"
 METRICS="$E2E_TMP/c-metrics.ndjson"
-set +e
-"$EMBER" --api-sock "$SOCK" --id e2e-balloon-c --metrics-path "$METRICS" >"$OUT" 2>"$ERR" </dev/null &
-pid=$!
-set -e
-pids="$pids $pid"
-wait_for 10 test -S "$SOCK" || true
+start_ember c --metrics-path "$METRICS"
 boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
 	'{kernel_image_path: $k, boot_args: $a}')
 api PUT /boot-source "$boot"
@@ -200,20 +173,11 @@ check "the guest runs on and uses its memory again" bash -c "[ $(ticks) -gt $((t
 check "the guest's data is whole after hinting" bash -c "! grep -q '^corrupt' '$OUT'"
 
 api PATCH /balloon/hinting/start ''
-api PATCH /vm '{"state": "Paused"}'
-api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/c.state\", \"mem_file_path\": \"$E2E_TMP/c.mem\"}"
+snapshot_to c
 check "snapshot of the VM with hinting: 204" test "$code" = 204
-kill -KILL "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
-SOCK="$E2E_TMP/d.sock"
-OUT="$E2E_TMP/d.out"
-set +e
-"$EMBER" --api-sock "$SOCK" --id e2e-balloon-d >"$OUT" 2>"$E2E_TMP/d.err" </dev/null &
-pid=$!
-set -e
-pids="$pids $pid"
-wait_for 10 test -S "$SOCK" || true
-api PUT /snapshot/load "{\"snapshot_path\": \"$E2E_TMP/c.state\", \"mem_backend\": {\"backend_path\": \"$E2E_TMP/c.mem\", \"backend_type\": \"File\"}, \"resume_vm\": true}"
+stop_ember
+start_ember d
+load_from c
 check "PUT /snapshot/load: 204" test "$code" = 204
 check "the restored VM ends the saved run: DONE" \
 	hint_status '.host_cmd == 1 and (.guest_cmd == 4 or .guest_cmd == 0)'
@@ -223,6 +187,5 @@ check "a run after the restore completes ($body)" hint_status '.host_cmd == 1 an
 wait_for 30 grep -q '^tick' "$OUT" || true
 check "the restored guest runs on with its data whole" \
 	bash -c "grep -q '^tick' '$OUT' && ! grep -q '^corrupt' '$OUT'"
-kill -KILL "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
+stop_ember
 e2e_summary

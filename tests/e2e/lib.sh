@@ -165,6 +165,39 @@ wait_for() { # wait_for SECONDS CONDITION...: by the clock, however slow each tr
 	done
 }
 
+# start_ember NAME [FLAGS...]: ember (behind $EMBER_WRAP, e.g. "ip netns
+# exec NS", when set) with its API socket $SOCK, console $OUT and log $ERR
+# in $E2E_TMP; its pid in $pid, and added to $pids for an EXIT trap.
+start_ember() {
+	local name=$1
+	shift
+	SOCK="$E2E_TMP/$name.sock"
+	OUT="$E2E_TMP/$name.out"
+	ERR="$E2E_TMP/$name.err"
+	set +e
+	${EMBER_WRAP:-} "$EMBER" --api-sock "$SOCK" --id "e2e-$name" "$@" >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	set -e
+	pids="${pids:-} $pid"
+	wait_for 10 test -S "$SOCK" || true
+}
+
+stop_ember() {
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# snapshot_to NAME: pause the VM and snapshot it to $E2E_TMP/NAME.{state,mem}.
+snapshot_to() {
+	api PATCH /vm '{"state": "Paused"}'
+	api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/$1.state\", \"mem_file_path\": \"$E2E_TMP/$1.mem\"}"
+}
+
+# load_from NAME: PUT /snapshot/load of NAME's snapshot (File), resumed.
+load_from() {
+	api PUT /snapshot/load "{\"snapshot_path\": \"$E2E_TMP/$1.state\", \"mem_backend\": {\"backend_path\": \"$E2E_TMP/$1.mem\", \"backend_type\": \"File\"}, \"resume_vm\": true}"
+}
+
 pass() {
 	passes=$((passes + 1))
 	echo "PASS: $1"

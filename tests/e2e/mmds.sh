@@ -20,25 +20,11 @@ ip -n "$ns" tuntap add dev tap0 mode tap
 json_is() { jq -en "input | $1" >/dev/null; } # json_is FILTER <<<JSON
 fault_is() { [ "$code" = "$1" ] && json_is ".fault_message == \"$2\"" <<<"$body"; }
 
-# start NAME [FLAGS...]: ember in the namespace, its API socket $SOCK
-start() {
-	local name=$1
-	shift
-	SOCK="$E2E_TMP/$name.sock"
-	OUT="$E2E_TMP/$name.out"
-	ERR="$E2E_TMP/$name.err"
-	set +e
-	ip netns exec "$ns" "$EMBER" --api-sock "$SOCK" --id "e2e-$name" "$@" >"$OUT" 2>"$ERR" </dev/null &
-	pid=$!
-	set -e
-	pids="$pids $pid"
-	wait_for 10 test -S "$SOCK" || true
-}
-stop() { kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+EMBER_WRAP="ip netns exec $ns" # start_ember runs ember where tap0 is
 
 # --metadata, --mmds-size-limit and the store before boot.
 echo '{"latest": {"meta-data": {"ami-id": "ami-0123", "zone": "here"}}}' >"$E2E_TMP/md.json"
-start a --metadata "$E2E_TMP/md.json" --mmds-size-limit 120
+start_ember a --metadata "$E2E_TMP/md.json" --mmds-size-limit 120
 api GET /mmds
 check "--metadata fills the store: GET /mmds" \
 	json_is '.latest["meta-data"]["ami-id"] == "ami-0123"' <<<"$body"
@@ -68,13 +54,13 @@ check "PUT /mmds/config V2 on eth0: 204" test "$code" = 204
 api GET /vm/config
 check "GET /vm/config: mmds-config as Firecracker shows it" \
 	json_is '."mmds-config" == {"version": "V2", "network_interfaces": ["eth0"], "ipv4_address": "169.254.170.2", "imds_compat": false}' <<<"$body"
-stop
+stop_ember
 
 # After boot, and across a snapshot.
 cmd='i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done'
 boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
 	'{kernel_image_path: $k, boot_args: $a}')
-start b
+start_ember b
 api PUT /boot-source "$boot"
 api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
 api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0"}'
@@ -93,13 +79,12 @@ check "PATCH /mmds after boot merges" json_is '.k == "after boot" and .n == {"m"
 api PUT /mmds/config '{"network_interfaces": ["eth0"]}'
 check "PUT /mmds/config after boot: 400" \
 	bash -c "[ $code = 400 ] && grep -q 'not supported after starting' <<<'$body'"
-api PATCH /vm '{"state": "Paused"}'
-api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/s.state\", \"mem_file_path\": \"$E2E_TMP/s.mem\"}"
+snapshot_to s
 check "snapshot of a VM with MMDS: 204" test "$code" = 204
-stop
+stop_ember
 
-start c
-api PUT /snapshot/load "{\"snapshot_path\": \"$E2E_TMP/s.state\", \"mem_backend\": {\"backend_path\": \"$E2E_TMP/s.mem\", \"backend_type\": \"File\"}, \"resume_vm\": true}"
+start_ember c
+load_from s
 check "PUT /snapshot/load: 204" test "$code" = 204
 api GET /vm/config
 check "the restored VM keeps the MMDS configuration" \
@@ -109,17 +94,17 @@ check "the store is not in the snapshot (as Firecracker): {}" test "$body" = '{}
 api PUT /mmds '{"k": "restored"}'
 api GET /mmds
 check "the restored VM takes new metadata" json_is '.k == "restored"' <<<"$body"
-stop
+stop_ember
 
 # A VM without MMDS configured has no store after boot.
-start d
+start_ember d
 api PUT /boot-source "$boot"
 api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
 api PUT /actions '{"action_type": "InstanceStart"}'
 api GET /mmds
 check "no MMDS configured: GET /mmds after boot is Firecracker's 400" \
 	fault_is 400 "MMDS error: The MMDS data store is not initialized."
-stop
+stop_ember
 
 # A bad --metadata file stops ember before its API starts.
 echo '{"broken": ' >"$E2E_TMP/bad.json"

@@ -12,18 +12,6 @@ set -euo pipefail
 pids=""
 trap 'for p in $pids; do kill -KILL $p 2>/dev/null || true; done; rm -rf "$E2E_TMP"' EXIT
 json_is() { jq -en "input | $1" >/dev/null; } # json_is FILTER <<<JSON
-start() { # start NAME: ember with its API socket $SOCK, console in $OUT
-	SOCK="$E2E_TMP/$1.sock"
-	OUT="$E2E_TMP/$1.out"
-	ERR="$E2E_TMP/$1.err"
-	set +e
-	"$EMBER" --api-sock "$SOCK" --id "e2e-$1" >"$OUT" 2>"$ERR" </dev/null &
-	pid=$!
-	set -e
-	pids="$pids $pid"
-	wait_for 10 test -S "$SOCK" || true
-}
-stop() { kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 says() { grep -q "^$1" "$OUT"; }
 # until_says LINE: the console shows LINE, or ember is gone
 until_says() { wait_for 90 bash -c "grep -q '^$1' '$OUT' || ! kill -0 $pid" || true; }
@@ -49,7 +37,7 @@ cmd+=' grep -q /mnt.*dax /proc/mounts && echo dax-on; cat /mnt/hello;'
 cmd+=' echo written by the guest >/mnt/guest; sync; umount /mnt && echo unmounted;'
 cmd+=' mount -o ro /dev/pmem1 /tmp/ro && cat /tmp/ro/hello | sed s/host/read-only/;'
 cmd+=' echo done; while true; do sleep 1; done'
-start a
+start_ember a
 api PUT /boot-source "$(boot_source "$cmd")"
 rootfs_drive
 api PUT /pmem/data "{\"id\": \"data\", \"path_on_host\": \"$E2E_TMP/data.ext4\"}"
@@ -78,21 +66,20 @@ check "PUT /pmem after boot is hot-plug: 400" \
 	bash -c "[ $code = 400 ] && grep -q 'PCI is not enabled' <<<'$body'"
 
 # A snapshot of it, restored in a new process: the guest mounts again.
-api PATCH /vm '{"state": "Paused"}'
-api PUT /snapshot/create "{\"snapshot_path\": \"$E2E_TMP/s.state\", \"mem_file_path\": \"$E2E_TMP/s.mem\"}"
+snapshot_to s
 check "snapshot of a VM with pmem: 204" test "$code" = 204
-stop
-start b
-api PUT /snapshot/load "{\"snapshot_path\": \"$E2E_TMP/s.state\", \"mem_backend\": {\"backend_path\": \"$E2E_TMP/s.mem\", \"backend_type\": \"File\"}, \"resume_vm\": true}"
+stop_ember
+start_ember b
+load_from s
 check "PUT /snapshot/load with pmem: 204" test "$code" = 204
 api GET /vm/config
 check "the restored VM has its pmem devices" json_is '[.pmem[].id] == ["data", "ro"]' <<<"$body"
 check "the restored guest runs on" bash -c "kill -0 $pid"
-stop
+stop_ember
 
 # The root filesystem on pmem, DAX-mounted.
 cp "$GUEST/rootfs.ext4" "$E2E_TMP/root.ext4"
-start c
+start_ember c
 api PUT /boot-source "$(boot_source 'grep -q dax /proc/mounts && echo root-dax; echo done; sleep 1000' 'rootflags=dax ')"
 api PUT /pmem/root "{\"id\": \"root\", \"path_on_host\": \"$E2E_TMP/root.ext4\", \"root_device\": true, \"read_only\": true}"
 check "PUT /pmem/root as the root device: 204" test "$code" = 204
@@ -100,5 +87,5 @@ api PUT /actions '{"action_type": "InstanceStart"}'
 check "InstanceStart with root on pmem: 204" test "$code" = 204
 until_says done
 check "the guest's root is on /dev/pmem0 with DAX" grep -q '^root-dax' "$OUT"
-stop
+stop_ember
 e2e_summary
