@@ -179,6 +179,31 @@ static void pmem(const struct vm *vm, json_t *root)
 	}
 }
 
+/* Firecracker's mmds group: the guest's side is not served yet, so nothing
+ * reaches it (every key is there, as Firecracker writes them). */
+static void mmds(json_t *root)
+{
+	static const char *const keys[] = {
+		"rx_accepted",
+		"rx_accepted_err",
+		"rx_accepted_unusual",
+		"rx_bad_eth",
+		"rx_invalid_token",
+		"rx_no_token",
+		"rx_count",
+		"tx_bytes",
+		"tx_count",
+		"tx_errors",
+		"tx_frames",
+		"connections_created",
+		"connections_destroyed",
+	};
+	json_t *g = group(root, "mmds");
+
+	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		add(g, keys[i], 0);
+}
+
 static void vcpus(const struct vm *vm, json_t *root)
 {
 	struct vcpu_stats sum = { 0 }, s;
@@ -220,6 +245,7 @@ json_t *instance_metric_counters(const struct instance *in)
 	entropy(in->vm, root);
 	balloon(in->vm, root);
 	pmem(in->vm, root);
+	mmds(root);
 	vcpus(in->vm, root);
 	uart(in->vm, root);
 	logger = group(root, "logger");

@@ -595,3 +595,16 @@ Test(instance_api, a_root_pmem_beside_a_root_drive_is_refused)
 	cr_assert_str_eq(fault(), "Pmem config error: Attempt to add pmem as a root device while "
 				  "the root device defined as a block device");
 }
+
+Test(instance_api, metrics_have_firecrackers_mmds_and_pmem_groups)
+{
+	json_t *m = instance_metric_counters(&in);
+	json_t *mmds = json_object_get(m, "mmds"), *pmem = json_object_get(m, "pmem");
+
+	cr_assert_eq(json_object_size(mmds), 13, "every key of Firecracker's MmdsMetrics");
+	cr_assert(json_is_integer(json_object_get(mmds, "rx_no_token")));
+	cr_assert(json_is_integer(json_object_get(mmds, "connections_destroyed")));
+	cr_assert_eq(json_object_size(pmem), 6, "Firecracker's PmemMetrics, even with no device");
+	cr_assert(json_is_integer(json_object_get(pmem, "rate_limiter_event_count")));
+	json_decref(m);
+}
