@@ -230,6 +230,28 @@ static bool features_acceptable(struct virtio_mmio *t)
 	return true;
 }
 
+/* Buffers the driver made available before DRIVER_OK: Linux's balloon
+ * primes its statistics queue in probe, and kicks it, before it sets
+ * DRIVER_OK. That notify reached the VMM thread before the device was
+ * active, or after, depending on timing alone (under load, before: the
+ * guest never sent statistics). Notify again now, the way the guest's own
+ * notify goes: through the queue's eventfd to the VMM thread. */
+static void kick_pending(struct virtio_mmio *t)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < t->ops->num_queues; i++) {
+		struct virtq *q = &t->queues[i];
+
+		if (!q->ready || virtq_avail_idx(q) == q->last_avail)
+			continue;
+		if (t->notify_fds[i] < 0)
+			t->ops->notify(t->dev, i); /* no VMM thread to pass it to (unit tests) */
+		else if (write(t->notify_fds[i], &one, sizeof(one)) < 0)
+			log_warn("%s: notify: %s", t->ops->name, strerror(errno));
+	}
+}
+
 static void activate(struct virtio_mmio *t)
 {
 	bool event_idx = t->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
@@ -242,6 +264,7 @@ static void activate(struct virtio_mmio *t)
 		return;
 	}
 	t->active = true;
+	kick_pending(t);
 }
 
 /* Each status bit needs the one before it (§3.1.1); only reset clears bits. */

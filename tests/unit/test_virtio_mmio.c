@@ -376,6 +376,23 @@ Test(virtio_mmio, notify_reaches_an_active_device_only)
 	cr_assert_eq(fake.notified[0], 0);
 }
 
+/* Linux's balloon makes its statistics buffer available and kicks before
+ * DRIVER_OK: the device takes it when it becomes active. */
+Test(virtio_mmio, buffers_made_available_before_driver_ok_are_taken_at_activation)
+{
+	uint16_t one = 1;
+
+	negotiate(device_features());
+	setup_queue(0, QMAX, DESC);
+	setup_queue(1, 4, DESC + 0x400);
+	memcpy(ram + AVAIL + 0x400 + 2, &one, 2); /* queue 1: avail idx 1 */
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	cr_assert_eq(fake.notified[1], 0, "not active yet: the notify is dropped");
+	status_add(VIRTIO_CONFIG_S_DRIVER_OK);
+	cr_assert_eq(fake.notified[1], 1, "taken when the device becomes active");
+	cr_assert_eq(fake.notified[0], 0, "a queue with nothing available is left alone");
+}
+
 Test(virtio_mmio, a_device_needing_reset_gets_no_notifications)
 {
 	bring_up();
