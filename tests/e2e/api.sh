@@ -42,7 +42,9 @@ truncate -s 1M "$E2E_TMP/scratch1.img"
 truncate -s 2M "$E2E_TMP/scratch2.img"
 # The guest: entropy from the virtio-rng device, then a tick every 100 ms with vdb's size.
 cmd='cat /sys/class/misc/hw_random/rng_current; echo rng-bytes=$(head -c 4096 /dev/hwrng | wc -c);'
-cmd+=' i=0; while [ $i -lt 150 ]; do echo tick $i size=$(cat /sys/block/vdb/size); i=$((i+1)); sleep 0.1; done'
+# The guest ticks until Ctrl+Alt+Del reboots it: a command with an end
+# could end first when the host is slow, and reboot the guest itself.
+cmd+=' i=0; while true; do echo tick $i size=$(cat /sys/block/vdb/size); i=$((i+1)); sleep 0.1; done'
 
 set +e
 "$EMBER" --api-sock "$SOCK" --id e2e-api --metrics-path "$METRICS" >"$OUT" 2>"$ERR" </dev/null &
@@ -139,8 +141,8 @@ check "SendCtrlAltDel: 204" test "$code" = 204
 echo "waiting for the guest to reboot on Ctrl+Alt+Del and ember to exit"
 wait_exit "$pid" 60
 check "ember exits 0 when the guest reboots" test "$rc" = 0
-check "the guest rebooted on Ctrl+Alt+Del, before its command ended" \
-	bash -c "grep -q 'guest reset' '$ERR' && ! grep -q '^tick 149' '$OUT'"
+check "the guest rebooted on Ctrl+Alt+Del (its command never ends)" \
+	bash -c "grep -q 'guest reset' '$ERR'"
 check "the socket is removed at exit" test ! -e "$SOCK"
 check "metrics are flushed at exit" bash -c "[ \$(wc -l <'$METRICS') -ge 3 ]"
 e2e_summary
