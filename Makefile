@@ -245,7 +245,7 @@ FUZZ_pmem_SRCS := tests/fuzz/fuzz_pmem.c virtio/pmem.c virtio/queue.c virtio/mmi
 FUZZ_pmem_WHAT := virtio-pmem's flush requests
 
 .SECONDEXPANSION:
-$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h fn/*.h)
+$(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard tests/fuzz/*.h virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h fn/*.h)
 	$(call say,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) -o $@ $(FUZZ_$*_SRCS) -ljansson -lhttp_parser -lpthread
@@ -293,7 +293,7 @@ unit-asan:
 		build-asan/tests/unit-tests
 	$(Q)build-asan/tests/unit-tests --jobs 2
 
-FORMAT_SRCS = $(wildcard vmm/*.[ch] vmm/resources/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] fn/*.[ch] oci/*.[ch] perf/*.c rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.c tests/testhost/*.c tests/*.c)
+FORMAT_SRCS = $(wildcard vmm/*.[ch] vmm/resources/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] fn/*.[ch] oci/*.[ch] perf/*.c rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.[ch] tests/testhost/*.c tests/*.c)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

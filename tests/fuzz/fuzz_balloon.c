@@ -9,9 +9,9 @@
 #include <sys/mman.h>
 
 #include "balloon.h"
+#include "fuzz_guest.h"
 
-#define FUZZ_MEM 0x10000
-#define HDR      (5 * 6) /* ring addresses of the five queues */
+#define HDR (5 * 6) /* ring addresses of the five queues */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,27 +39,18 @@ static void setup_queues(struct virtio_balloon *b, const uint8_t *data)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t *ram;
 	struct virtio_balloon_params p = { .num_pages = 8,
 					   .stats_interval_s = 1,
 					   .free_page_hinting = true,
 					   .free_page_reporting = true };
-	struct guest_region r = { .gpa = 0, .size = FUZZ_MEM };
+	struct guest_region r;
 	struct virtio_balloon b;
 	struct ember_err err;
 	struct guest_mem mem;
 
 	if (size < HDR)
 		return 0;
-	if (!ram)
-		ram = mmap(NULL, FUZZ_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-			   0);
-	if (ram == MAP_FAILED)
-		abort();
-	memset(ram, 0, FUZZ_MEM);
-	memcpy(ram, data + HDR, size - HDR < FUZZ_MEM ? size - HDR : FUZZ_MEM);
-	r.host = ram;
-	guest_mem_init_static(&mem, &r, 1);
+	fuzz_guest_mem(&mem, &r, data, size, HDR);
 	if (virtio_balloon_open(&b, &p, &mem, 0xd0000000, 5, &err) < 0)
 		abort();
 	setup_queues(&b, data);

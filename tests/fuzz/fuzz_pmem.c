@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "pmem.h"
+#include "fuzz_guest.h"
 
-#define FUZZ_MEM 0x10000
-#define HDR      6
+#define HDR 6
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,8 +40,7 @@ static const char *backing(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t *ram;
-	struct guest_region r = { .gpa = 0, .size = FUZZ_MEM };
+	struct guest_region r;
 	struct token_bucket none;
 	struct virtio_pmem p;
 	struct ember_err err;
@@ -50,15 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < HDR)
 		return 0;
-	if (!ram)
-		ram = mmap(NULL, FUZZ_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-			   0);
-	if (ram == MAP_FAILED)
-		abort();
-	memset(ram, 0, FUZZ_MEM);
-	memcpy(ram, data + HDR, size - HDR < FUZZ_MEM ? size - HDR : FUZZ_MEM);
-	r.host = ram;
-	guest_mem_init_static(&mem, &r, 1);
+	fuzz_guest_mem(&mem, &r, data, size, HDR);
 	tb_init(&none, 0, 0, 0, 0);
 	if (virtio_pmem_open(&p, backing(), data[0] & 1, &none, &none, &mem, 0xd0000000, 5, &err) <
 	    0)
