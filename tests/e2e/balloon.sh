@@ -29,15 +29,20 @@ cmd='n=$(awk '"'"'/MemAvailable/ {print int($2 / 1024) - 24}'"'"' /proc/meminfo)
 cmd+=' dd if=/dev/zero of=/tmp/fill bs=1M count=$n 2>/dev/null; rm /tmp/fill; echo filled $n;'
 cmd+=' i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done'
 
+# configure_guest: the 256 MiB guest running $cmd, root on the image
+configure_guest() {
+	api PUT /boot-source "$(jq -n --arg k "$GUEST/vmlinux" \
+		--arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
+		'{kernel_image_path: $k, boot_args: $a}')"
+	api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
+	api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+}
+
 pids=""
 trap 'for p in $pids; do kill -KILL $p 2>/dev/null || true; done; rm -rf "$E2E_TMP"' EXIT
 start_ember a --metrics-path "$METRICS"
 
-boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
-	'{kernel_image_path: $k, boot_args: $a}')
-api PUT /boot-source "$boot"
-api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
-api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+configure_guest
 api PUT /balloon '{"amount_mib": 300, "deflate_on_oom": true}'
 check "PUT /balloon beyond guest memory: Firecracker's 400" \
 	bash -c "[ $code = 400 ] && jq -en 'input | .fault_message == \"Balloon config error: Amount of pages requested is too large.\"' <<<'$body' >/dev/null"
@@ -124,11 +129,7 @@ cmd+=' md5sum </tmp/keep >/tmp/now; if cmp -s /tmp/now /tmp/sum; then echo tick 
 cmd+=' i=$((i+1)); sleep 0.5; done'
 METRICS="$E2E_TMP/c-metrics.ndjson"
 start_ember c --metrics-path "$METRICS"
-boot=$(jq -n --arg k "$GUEST/vmlinux" --arg a "console=ttyS0 reboot=k panic=1 quiet ember.cmd=\"$cmd\"" \
-	'{kernel_image_path: $k, boot_args: $a}')
-api PUT /boot-source "$boot"
-api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$GUEST/rootfs.ext4\", \"is_root_device\": true, \"is_read_only\": true}"
-api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+configure_guest
 api PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true, "free_page_hinting": true}'
 check "PUT /balloon with free page hinting: 204" test "$code" = 204
 api PATCH /balloon/hinting/start ''
