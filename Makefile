@@ -34,7 +34,7 @@ FN_LIB_OBJS := $(filter-out $(BUILD)/fn/main.o,$(FN_OBJS))
 OCI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard oci/*.c))
 OCI_LIB_OBJS := $(filter-out $(BUILD)/oci/main.o,$(OCI_OBJS))
 SECCOMPILER_OBJS := $(BUILD)/jailer/seccompiler.o
-JAILER_OBJS := $(patsubst %.c,$(BUILD)/%.o,jailer/args.c jailer/cgroup.c jailer/jail.c jailer/privs.c)
+JAILER_OBJS := $(patsubst %.c,$(BUILD)/%.o,jailer/args.c jailer/cgroup.c jailer/jail.c jailer/libs.c jailer/privs.c)
 # ember's built-in seccomp filters, compiled from JSON at build time.
 SECCOMP_JSON := jailer/seccomp-x86_64.json
 SECCOMP_GEN := $(BUILD)/gen/seccomp_default.o

@@ -18,7 +18,7 @@
 #include "jailer.h"
 
 /* mkdir -p, each new directory 0755. */
-static int mkdir_p(const char *path, struct ember_err *err)
+int jailer_mkdir_p(const char *path, struct ember_err *err)
 {
 	char buf[PATH_MAX];
 
@@ -49,34 +49,48 @@ static int copy_fd(int in, int out, off_t size)
 	return 0;
 }
 
-/* A private copy at <root>/<exec_name>, owned by uid:gid: never shared pages
- * with other jails, and never a hard link to something outside. */
-int jailer_copy_exec(const struct jailer_args *a, struct ember_err *err)
+/* A private copy: never a hard link to something outside, never written
+ * through a symbolic link someone placed in the jail. */
+int jailer_copy_file(const char *src, const char *dst, uid_t uid, gid_t gid, struct ember_err *err)
 {
-	char dst[PATH_MAX];
 	struct stat st, dst_st;
-	int in, out, ret;
+	int in, out, ret = 0;
 
-	if ((ret = mkdir_p(a->jail_root, err)) < 0)
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0) {
+		ret = err_errno(err, "cannot open %s", src);
+		if (in >= 0)
+			close(in);
 		return ret;
-	if (snprintf(dst, sizeof(dst), "%s/%s", a->jail_root, a->exec_name) >= (int)sizeof(dst))
-		return err_set(err, ENAMETOOLONG, "the jail's path is too long");
-	in = open(a->exec_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0 || fstat(in, &st) < 0)
-		return err_errno(err, "cannot open %s", a->exec_file);
+	}
 	out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 07777);
 	if (out < 0)
 		ret = err_errno(err, "cannot create %s", dst);
 	else if (fstat(out, &dst_st) < 0 || dst_st.st_nlink > 1 || !S_ISREG(dst_st.st_mode))
 		ret = err_set(err, EEXIST, "%s exists and is not a lone regular file", dst);
 	else if (ftruncate(out, 0) < 0 || (ret = copy_fd(in, out, st.st_size)) < 0 ||
-		 fchmod(out, st.st_mode & 0777) < 0 || fchown(out, a->uid, a->gid) < 0)
-		ret = err_set(err, ret ? -ret : errno, "cannot copy %s to %s: %s", a->exec_file,
-			      dst, strerror(ret ? -ret : errno));
+		 fchmod(out, st.st_mode & 0777) < 0 ||
+		 (uid != (uid_t)-1 && fchown(out, uid, gid) < 0))
+		ret = err_set(err, ret ? -ret : errno, "cannot copy %s to %s: %s", src, dst,
+			      strerror(ret ? -ret : errno));
 	close(in);
 	if (out >= 0)
 		close(out);
 	return ret;
+}
+
+/* The binary at <root>/<exec_name>, owned by uid:gid: its pages never
+ * shared with other jails. */
+int jailer_copy_exec(const struct jailer_args *a, struct ember_err *err)
+{
+	char dst[PATH_MAX];
+	int ret;
+
+	if ((ret = jailer_mkdir_p(a->jail_root, err)) < 0)
+		return ret;
+	if (snprintf(dst, sizeof(dst), "%s/%s", a->jail_root, a->exec_name) >= (int)sizeof(dst))
+		return err_set(err, ENAMETOOLONG, "the jail's path is too long");
+	return jailer_copy_file(a->exec_file, dst, a->uid, a->gid, err);
 }
 
 int jailer_join_netns(const char *path, struct ember_err *err)

@@ -82,6 +82,9 @@ int jailer_cgroups_apply(const struct jailer_args *a, const char *mounts, pid_t 
 			 struct ember_err *err);
 
 /* jail.c */
+int jailer_mkdir_p(const char *path, struct ember_err *err);
+/* src's contents at dst, mode kept; chown'ed unless uid is (uid_t)-1. */
+int jailer_copy_file(const char *src, const char *dst, uid_t uid, gid_t gid, struct ember_err *err);
 int jailer_copy_exec(const struct jailer_args *a, struct ember_err *err);
 int jailer_join_netns(const char *path, struct ember_err *err);
 int jailer_set_rlimits(const struct jailer_args *a, struct ember_err *err);
@@ -93,6 +96,14 @@ void jailer_find_devices(struct jailer_devices *d);
 int jailer_pivot(const struct jailer_args *a, struct ember_err *err);
 int jailer_make_devices(const struct jailer_args *a, const struct jailer_devices *d,
 			struct ember_err *err);
+
+/* libs.c: a dynamic binary's loader and libraries, copied into the jail. */
+int jailer_copy_libs(const struct jailer_args *a, struct ember_err *err);
+/* PT_INTERP of the ELF file at path: 1 (in interp), 0 static, -errno. */
+int jailer_elf_interp(const char *path, char *interp, size_t n, struct ember_err *err);
+/* One line of `ld.so --list`: 1 and the library's path, 0 for a line that
+ * names no file (the vDSO), -ENOENT for "not found", -errno. */
+int jailer_lib_line(const char *line, char *path, size_t n);
 
 /* privs.c */
 int jailer_drop_privileges(const struct jailer_args *a, int proc_fd, struct ember_err *err);

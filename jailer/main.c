@@ -126,7 +126,7 @@ static int outside(const struct jailer_args *a, int *null_fd, int *proc_fd,
 		err_errno(err, "open /proc");
 		return JAILER_EXIT_PRIVS;
 	}
-	if (jailer_copy_exec(a, err) < 0)
+	if (jailer_copy_exec(a, err) < 0 || jailer_copy_libs(a, err) < 0)
 		return JAILER_EXIT_JAIL;
 	if (a->netns && jailer_join_netns(a->netns, err) < 0)
 		return JAILER_EXIT_NETNS;
