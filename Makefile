@@ -227,7 +227,7 @@ FUZZ_virtq_WHAT := the virtqueue and block request parsers
 FUZZ_balloon_SRCS := tests/fuzz/fuzz_balloon.c virtio/balloon.c virtio/queue.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/state.c
 FUZZ_balloon_WHAT := the balloon's inflate lists, statistics, hinted and reported ranges
-FUZZ_http_SRCS := tests/fuzz/fuzz_http.c api/http.c fn/http_fn.c vmm/err.c
+FUZZ_http_SRCS := tests/fuzz/fuzz_http.c vmm/http.c fn/http_fn.c vmm/err.c
 FUZZ_http_WHAT := the HTTP request parser (the API's, and ember-fn serve's)
 FUZZ_api_SRCS := tests/fuzz/fuzz_api.c $(LIB_SRCS)
 FUZZ_api_WHAT := the API's routes and request bodies

@@ -251,3 +251,22 @@ Test(http, a_fault_message_with_bytes_that_are_not_utf8_is_still_json)
 	cr_assert_str_eq(body, "{\"fault_message\":\"caf\xc3\xa9\"}", "valid UTF-8 is kept");
 	free(body);
 }
+
+Test(http, header_values_are_found_by_any_case_and_trimmed)
+{
+	char v[16];
+
+	conn.keep_headers = true;
+	cr_assert_eq(feed("PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n"
+			  "x-METADATA-token-ttl-seconds:  60 \r\nX-Empty:\r\n"
+			  "X-Long: 0123456789abcdefgh\r\n\r\n"),
+		     0);
+	next();
+	cr_assert_eq(http_header_value(&req, "X-metadata-token-ttl-seconds", v, sizeof(v)), 2);
+	cr_assert_str_eq(v, "60");
+	cr_assert_eq(http_header_value(&req, "host", v, sizeof(v)), 1);
+	cr_assert_eq(http_header_value(&req, "X-Empty", v, sizeof(v)), 0);
+	cr_assert_eq(http_header_value(&req, "X-metadata-token", v, sizeof(v)), -1);
+	cr_assert_eq(http_header_value(&req, "X-Long", v, sizeof(v)), -1, "too long for v");
+	cr_assert_eq(http_header_value(&req, "Hos", v, sizeof(v)), -1, "a prefix is not a name");
+}

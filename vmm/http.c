@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static struct http_conn *conn_of(http_parser *p)
 {
@@ -247,6 +248,31 @@ void http_request_free(struct http_request *r)
 	r->body_len = r->headers_len = 0;
 }
 
+int http_header_value(const struct http_request *r, const char *name, char *buf, size_t n)
+{
+	size_t nlen = strlen(name), vlen;
+	const char *end = r->headers + r->headers_len;
+
+	for (const char *p = r->headers; p && p < end;) {
+		const char *eol = memchr(p, '\r', (size_t)(end - p)), *v = p + nlen + 1;
+
+		eol = eol ? eol : end;
+		if ((size_t)(eol - p) > nlen && p[nlen] == ':' && !strncasecmp(p, name, nlen)) {
+			v += strspn(v, " \t");
+			for (vlen = (size_t)(eol - v);
+			     vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t');)
+				vlen--;
+			if (vlen >= n)
+				return -1;
+			memcpy(buf, v, vlen);
+			buf[vlen] = '\0';
+			return (int)vlen;
+		}
+		p = eol < end ? eol + 2 : end;
+	}
+	return -1;
+}
+
 const char *http_verb_name(enum http_verb v)
 {
 	static const char *const names[] = { "GET", "PUT", "PATCH", "POST", "DELETE" };
@@ -260,6 +286,7 @@ const char *http_reason(int status)
 	case 200: return "OK";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
@@ -267,6 +294,7 @@ const char *http_reason(int status)
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * HTTP/1.1 for the API socket: requests parsed by Debian's libhttp-parser
+ * HTTP/1.1 for the API socket, ember-fn's endpoint and MMDS: requests parsed by Debian's libhttp-parser
  * (behind this interface only, so it can be swapped for llhttp), with the
  * limits the parser lacks: header bytes (431), URL length (414), body size
  * from Content-Length before the body arrives (413), methods (405), and no
  * transfer encodings (400). Pipelined requests and requests split across
  * reads both work; a connection that hit an error answers it and closes.
  */
-#ifndef EMBER_API_HTTP_H
-#define EMBER_API_HTTP_H
+#ifndef EMBER_HTTP_H
+#define EMBER_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,6 +63,10 @@ int http_conn_feed(struct http_conn *c, const char *data, size_t len);
 /* Take the oldest complete request (the caller frees it); false if none. */
 bool http_conn_next(struct http_conn *c, struct http_request *out);
 void http_request_free(struct http_request *r);
+/* The value of the first header `name` (case-insensitive) of a request
+ * parsed with keep_headers, blanks trimmed, in buf: its length, or -1 when
+ * absent or n bytes or longer. */
+int http_header_value(const struct http_request *r, const char *name, char *buf, size_t n);
 
 const char *http_verb_name(enum http_verb v);
 const char *http_reason(int status);
