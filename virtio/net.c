@@ -66,6 +66,118 @@ static int pop(struct virtio_net *n, unsigned qi, bool writable)
 	return ret < 0 ? -1 : ret;
 }
 
+/* Up to len bytes of the tx chain from byte off on, into dst: the count. */
+static size_t chain_copy(const struct virtio_net *n, void *dst, size_t off, size_t len)
+{
+	const struct virtq_chain *c = &n->chain;
+	size_t done = 0;
+
+	for (uint32_t i = 0; i < c->nbufs && done < len; i++) {
+		size_t blen = c->bufs[i].len, take;
+		const uint8_t *src;
+
+		if (off >= blen) {
+			off -= blen;
+			continue;
+		}
+		take = blen - off < len - done ? blen - off : len - done;
+		src = guest_mem_ptr(n->mem, c->bufs[i].gpa + off, take);
+		if (!src)
+			break;
+		memcpy((uint8_t *)dst + done, src, take);
+		done += take;
+		off = 0;
+	}
+	return done;
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static void csum_store(uint8_t *at, uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	at[0] = (uint8_t)(sum >> 8);
+	at[1] = (uint8_t)sum;
+}
+
+#define ETH_HLEN 14
+
+/* An IPv4 TCP or UDP frame the guest left to the device: a segmentation
+ * offload (GSO) frame is taken as one large packet, so its IP length and
+ * header checksum are set, then the transport checksum is computed whole
+ * (a GSO frame's partial sum leaves out the length). */
+static void complete_ipv4(uint8_t *f, size_t len, bool gso)
+{
+	size_t ihl = (size_t)(f[ETH_HLEN] & 0xf) * 4, tot, l4, coff;
+	uint8_t pseudo[4] = { 0, 0, 0, 0 };
+
+	if (ihl < 20 || len < ETH_HLEN + ihl || (f[ETH_HLEN] >> 4) != 4)
+		return;
+	if (gso && len - ETH_HLEN <= 0xffff) {
+		f[ETH_HLEN + 2] = (uint8_t)((len - ETH_HLEN) >> 8);
+		f[ETH_HLEN + 3] = (uint8_t)(len - ETH_HLEN);
+		f[ETH_HLEN + 10] = f[ETH_HLEN + 11] = 0;
+		csum_store(f + ETH_HLEN + 10, csum_add(0, f + ETH_HLEN, ihl));
+	}
+	tot = (size_t)(f[ETH_HLEN + 2] << 8 | f[ETH_HLEN + 3]);
+	coff = f[ETH_HLEN + 9] == 6 ? 16 : f[ETH_HLEN + 9] == 17 ? 6 : 0;
+	if (!coff || tot < ihl + coff + 2 || tot > len - ETH_HLEN)
+		return;
+	l4 = ETH_HLEN + ihl;
+	f[l4 + coff] = f[l4 + coff + 1] = 0;
+	pseudo[1] = f[ETH_HLEN + 9];
+	pseudo[2] = (uint8_t)((tot - ihl) >> 8);
+	pseudo[3] = (uint8_t)(tot - ihl);
+	csum_store(f + l4 + coff, csum_add(csum_add(csum_add(0, f + ETH_HLEN + 12, 8), pseudo, 4),
+					   f + l4, tot - ihl));
+}
+
+/* Checksums the guest left to the device, done before the detour sees f. */
+static void complete_csum(uint8_t *f, size_t len, const struct virtio_net_hdr_v1 *h)
+{
+	bool gso = h->gso_type != VIRTIO_NET_HDR_GSO_NONE;
+	size_t start = h->csum_start, off = h->csum_offset;
+
+	if (len >= ETH_HLEN + 20 && f[12] == 0x08 && f[13] == 0x00) {
+		if (gso || (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+			complete_ipv4(f, len, gso);
+		return;
+	}
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && start + off + 2 <= len) {
+		/* The field holds the pseudo-header's sum, which the sum takes in. */
+		csum_store(f + start + off, csum_add(0, f + start, len - start));
+	}
+}
+
+/* Whether the detour took the chain's frame (bad ones are taken and dropped). */
+static bool detour_tx(struct virtio_net *n)
+{
+	size_t len = n->chain.readable - VIRTIO_NET_HDR_LEN;
+	struct virtio_net_hdr_v1 h;
+	uint8_t head[64];
+	size_t got = chain_copy(n, head, VIRTIO_NET_HDR_LEN, sizeof(head));
+
+	if (!n->detour.claims(n->detour.ctx, head, got))
+		return false;
+	if (chain_copy(n, &h, 0, sizeof(h)) != sizeof(h) ||
+	    chain_copy(n, n->detour_frame, VIRTIO_NET_HDR_LEN, len) != len) {
+		guest_warn(n, "tx frame", "outside guest memory");
+		return true;
+	}
+	complete_csum(n->detour_frame, len, &h);
+	n->detour.input(n->detour.ctx, n->detour_frame, len);
+	return true;
+}
+
 /* TX: one frame per chain, vnet header first, written to the TAP as is. */
 static int tx_one(struct virtio_net *n)
 {
@@ -77,6 +189,8 @@ static int tx_one(struct virtio_net *n)
 		guest_warn(n, "tx frame", "shorter than the vnet header or longer than 64 KiB");
 		return -EINVAL;
 	}
+	if (n->detour.ctx && detour_tx(n))
+		return 0;
 	for (uint32_t i = 0; i < c->nbufs; i++) {
 		iov[i].iov_base = guest_mem_ptr(n->mem, c->bufs[i].gpa, c->bufs[i].len);
 		iov[i].iov_len = c->bufs[i].len;
@@ -92,11 +206,14 @@ static int tx_one(struct virtio_net *n)
 	return 0;
 }
 
+static void rx_process(struct virtio_net *n);
+
 static void tx_process(struct virtio_net *n)
 {
 	bool done = false;
 	int ret;
 
+	n->in_tx = true;
 	while (!n->tx_rl.blocked && (ret = pop(n, TXQ, false)) == 1) {
 		uint64_t bytes = n->chain.readable;
 
@@ -109,8 +226,11 @@ static void tx_process(struct virtio_net *n)
 		push(n, TXQ, n->chain.head, 0);
 		done = true;
 	}
+	n->in_tx = false;
 	if (done)
 		virtio_mmio_signal_used(&n->transport, TXQ);
+	if (n->inject_count) /* the detour answered */
+		rx_process(n);
 }
 
 /* Where the vnet header's num_buffers lands in the guest: offsets 10, 11. */
@@ -180,11 +300,29 @@ static int rx_deliver(struct virtio_net *n)
 	return 1;
 }
 
-/* Read the next frame from the TAP into rx_frame; false when there is none. */
+/* The next frame from the detour into rx_frame; false when none waits. */
+static bool rx_take_injected(struct virtio_net *n)
+{
+	unsigned i = n->inject_head;
+
+	if (!n->inject_count)
+		return false;
+	n->rx_len = n->inject_len[i];
+	memcpy(n->rx_frame, n->inject[i], n->rx_len);
+	n->inject_head = (i + 1) % VIRTIO_NET_INJECT_MAX;
+	n->inject_count--;
+	n->rx_pending = true;
+	return true;
+}
+
+/* Read the next frame from the TAP into rx_frame; false when there is none.
+ * The detour's frames come first. */
 static bool rx_read(struct virtio_net *n)
 {
 	ssize_t r;
 
+	if (rx_take_injected(n))
+		return true;
 	for (;;) {
 		r = read(n->tap_fd, n->rx_frame, VIRTIO_NET_FRAME_MAX);
 		if (r < 0 && errno == EINTR)
@@ -313,6 +451,7 @@ static void net_reset(void *dev)
 	struct virtio_net *n = dev;
 
 	n->rx_pending = false; /* the frame in hand is dropped, like on a wire */
+	n->inject_count = 0;
 	n->rx_rl.blocked = n->tx_rl.blocked = false;
 }
 
@@ -337,6 +476,7 @@ static int net_restore(void *dev, struct state_reader *r, struct ember_err *err)
 		return err_set(err, EINVAL, "net %s: guest_mac differs from the snapshot's",
 			       n->iface_id);
 	n->rx_pending = false;
+	n->inject_count = 0;
 	return 0;
 }
 
@@ -463,10 +603,56 @@ int virtio_net_open_fd(struct virtio_net *n, const struct virtio_net_params *p, 
 	return finish(n, p, ret, err);
 }
 
+int virtio_net_set_detour(struct virtio_net *n, const struct virtio_net_detour *d,
+			  struct ember_err *err)
+{
+	if (!n->detour_frame && !(n->detour_frame = malloc(VIRTIO_NET_FRAME_MAX)))
+		return err_set(err, ENOMEM, "out of memory");
+	if (!n->inject && !(n->inject = calloc(VIRTIO_NET_INJECT_MAX, sizeof(*n->inject))))
+		return err_set(err, ENOMEM, "out of memory");
+	n->detour = *d;
+	return 0;
+}
+
+static int enqueue(struct virtio_net *n, const uint8_t *frame, size_t len)
+{
+	unsigned i;
+
+	if (n->inject_count == VIRTIO_NET_INJECT_MAX) {
+		n->stats.rx_dropped++;
+		return -ENOBUFS;
+	}
+	i = (n->inject_head + n->inject_count++) % VIRTIO_NET_INJECT_MAX;
+	memset(n->inject[i], 0, VIRTIO_NET_HDR_LEN); /* no offloads: checksums are whole */
+	memcpy(n->inject[i] + VIRTIO_NET_HDR_LEN, frame, len);
+	n->inject_len[i] = (uint16_t)(len + VIRTIO_NET_HDR_LEN);
+	return 0;
+}
+
+int virtio_net_inject(struct virtio_net *n, const uint8_t *frame, size_t len)
+{
+	int ret;
+
+	if (len + VIRTIO_NET_HDR_LEN > VIRTIO_NET_INJECT_FRAME)
+		return -EMSGSIZE;
+	if (n->in_tx) /* from the detour's input: tx_process holds the lock, delivers after */
+		return enqueue(n, frame, len);
+	pthread_mutex_lock(&n->transport.lock);
+	ret = enqueue(n, frame, len);
+	if (n->transport.active)
+		rx_process(n);
+	pthread_mutex_unlock(&n->transport.lock);
+	return ret;
+}
+
 void virtio_net_close(struct virtio_net *n)
 {
 	if (!n->rx_frame)
 		return;
+	free(n->detour_frame);
+	free(n->inject);
+	n->detour_frame = NULL;
+	n->inject = NULL;
 	virtio_mmio_destroy(&n->transport);
 	ratelimit_free(&n->rx_rl);
 	ratelimit_free(&n->tx_rl);

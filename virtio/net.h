@@ -27,6 +27,20 @@ struct virtio_net_params {
 	struct token_bucket tx_bandwidth, tx_ops;
 };
 
+/* A service of ember's own on the guest's link (MMDS): the guest's frames
+ * it claims go to it instead of the TAP, their checksums completed (the
+ * guest may leave them to the device); its frames reach the guest through
+ * virtio_net_inject, ahead of the TAP's. */
+struct virtio_net_detour {
+	void *ctx; /* NULL: none */
+	/* head: the frame's first len bytes, from its Ethernet header */
+	bool (*claims)(void *ctx, const uint8_t *head, size_t len);
+	void (*input)(void *ctx, const uint8_t *frame, size_t len);
+};
+
+#define VIRTIO_NET_INJECT_MAX   64   /* frames waiting for the guest's buffers */
+#define VIRTIO_NET_INJECT_FRAME 1600 /* bytes of one, vnet header included */
+
 struct virtio_net_stats {
 	uint64_t rx_frames, rx_bytes, rx_dropped;
 	uint64_t tx_frames, tx_bytes, tx_dropped;
@@ -47,6 +61,12 @@ struct virtio_net {
 	unsigned offloads; /* TUN_F_* set on the TAP */
 	struct ratelimit rx_rl, tx_rl;
 	struct virtio_net_stats stats;
+	struct virtio_net_detour detour;
+	uint8_t *detour_frame; /* the claimed frame, out of guest memory */
+	uint8_t (*inject)[VIRTIO_NET_INJECT_FRAME];
+	uint16_t inject_len[VIRTIO_NET_INJECT_MAX];
+	unsigned inject_head, inject_count;
+	bool in_tx; /* the VMM thread is in tx_process, the transport locked */
 	/* A frame read from the TAP that waits for guest buffers. */
 	bool rx_pending;
 	size_t rx_len;
@@ -73,6 +93,12 @@ int virtio_net_open_fd(struct virtio_net *n, const struct virtio_net_params *p, 
  * 0, -ENODEV when missing, -EBUSY when another holds it, -errno. */
 int virtio_net_probe_tap(const char *name);
 void virtio_net_close(struct virtio_net *n);
+/* Claimed frames go to d from now on (VMM thread, before the guest runs). */
+int virtio_net_set_detour(struct virtio_net *n, const struct virtio_net_detour *d,
+			  struct ember_err *err);
+/* A frame (from its Ethernet header) for the guest, from the detour (VMM
+ * thread): 0, -EMSGSIZE, -ENOBUFS when VIRTIO_NET_INJECT_MAX wait. */
+int virtio_net_inject(struct virtio_net *n, const uint8_t *frame, size_t len);
 /* The TAP is readable (VMM thread; the TAP is polled edge-triggered). */
 void virtio_net_tap_readable(struct virtio_net *n);
 /* A rate limiter's timer fired (VMM thread). */

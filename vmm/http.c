@@ -251,9 +251,12 @@ void http_request_free(struct http_request *r)
 int http_header_value(const struct http_request *r, const char *name, char *buf, size_t n)
 {
 	size_t nlen = strlen(name), vlen;
-	const char *end = r->headers + r->headers_len;
+	const char *end;
 
-	for (const char *p = r->headers; p && p < end;) {
+	if (!r->headers)
+		return -ENOENT;
+	end = r->headers + r->headers_len;
+	for (const char *p = r->headers; p < end;) {
 		const char *eol = memchr(p, '\r', (size_t)(end - p)), *v = p + nlen + 1;
 
 		eol = eol ? eol : end;
@@ -262,15 +265,15 @@ int http_header_value(const struct http_request *r, const char *name, char *buf,
 			for (vlen = (size_t)(eol - v);
 			     vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t');)
 				vlen--;
-			if (vlen >= n)
-				return -1;
-			memcpy(buf, v, vlen);
-			buf[vlen] = '\0';
-			return (int)vlen;
+			if (!n)
+				return -ENOSPC;
+			memcpy(buf, v, vlen < n ? vlen : n - 1);
+			buf[vlen < n ? vlen : n - 1] = '\0';
+			return vlen < n ? (int)vlen : -ENOSPC;
 		}
 		p = eol < end ? eol + 2 : end;
 	}
-	return -1;
+	return -ENOENT;
 }
 
 const char *http_verb_name(enum http_verb v)

@@ -64,8 +64,8 @@ int http_conn_feed(struct http_conn *c, const char *data, size_t len);
 bool http_conn_next(struct http_conn *c, struct http_request *out);
 void http_request_free(struct http_request *r);
 /* The value of the first header `name` (case-insensitive) of a request
- * parsed with keep_headers, blanks trimmed, in buf: its length, or -1 when
- * absent or n bytes or longer. */
+ * parsed with keep_headers, blanks trimmed, in buf: its length, -ENOENT when
+ * absent, -ENOSPC when n bytes or longer (buf then holds its first n - 1). */
 int http_header_value(const struct http_request *r, const char *name, char *buf, size_t n);
 
 const char *http_verb_name(enum http_verb v);

@@ -29,6 +29,7 @@ int instance_init(struct instance *in, const char *id, const char *version,
 	in->opts = *opts;
 	metrics_init(&in->metrics);
 	mmds_store_init(&in->mmds, MMDS_DEFAULT_LIMIT);
+	in->opts.mmds = &in->mmds;
 	in->metrics_timer_fd = -1;
 	in->uffd_sock = in->uffd_fd = -1;
 	in->api.fd = -1;

@@ -179,29 +179,29 @@ static void pmem(const struct vm *vm, json_t *root)
 	}
 }
 
-/* Firecracker's mmds group: the guest's side is not served yet, so nothing
- * reaches it (every key is there, as Firecracker writes them). */
-static void mmds(json_t *root)
+/* Firecracker's mmds group: every key, zeros without an interface for it. */
+static void mmds(const struct vm *vm, json_t *root)
 {
-	static const char *const keys[] = {
-		"rx_accepted",
-		"rx_accepted_err",
-		"rx_accepted_unusual",
-		"rx_bad_eth",
-		"rx_invalid_token",
-		"rx_no_token",
-		"rx_count",
-		"tx_bytes",
-		"tx_count",
-		"tx_errors",
-		"tx_frames",
-		"connections_created",
-		"connections_destroyed",
-	};
+	static const struct mmds_net_stats none;
+	static const struct mmds_guest_stats no_guest;
+	const struct mmds_net_stats *s = vm && vm->mmds_net ? mmds_net_stats(vm->mmds_net) : &none;
+	const struct mmds_guest_stats *gs =
+	    vm && vm->mmds_net ? mmds_net_guest_stats(vm->mmds_net) : &no_guest;
 	json_t *g = group(root, "mmds");
 
-	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		add(g, keys[i], 0);
+	add(g, "rx_accepted", s->rx_accepted);
+	add(g, "rx_accepted_err", s->rx_accepted_err);
+	add(g, "rx_accepted_unusual", s->rx_accepted_unusual);
+	add(g, "rx_bad_eth", s->rx_bad_eth);
+	add(g, "rx_invalid_token", gs->rx_invalid_token);
+	add(g, "rx_no_token", gs->rx_no_token);
+	add(g, "rx_count", s->rx_count);
+	add(g, "tx_bytes", s->tx_bytes);
+	add(g, "tx_count", s->tx_count);
+	add(g, "tx_errors", s->tx_errors);
+	add(g, "tx_frames", s->tx_frames);
+	add(g, "connections_created", s->connections_created);
+	add(g, "connections_destroyed", s->connections_destroyed);
 }
 
 static void vcpus(const struct vm *vm, json_t *root)
@@ -245,7 +245,7 @@ json_t *instance_metric_counters(const struct instance *in)
 	entropy(in->vm, root);
 	balloon(in->vm, root);
 	pmem(in->vm, root);
-	mmds(root);
+	mmds(in->vm, root);
 	vcpus(in->vm, root);
 	uart(in->vm, root);
 	logger = group(root, "logger");

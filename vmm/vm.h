@@ -25,6 +25,7 @@
 #include "i8042.h"
 #include "kvm.h"
 #include "layout.h"
+#include "mmds_net.h"
 #include "serial.h"
 #include "vcpu.h"
 
@@ -58,6 +59,8 @@ struct vm_options {
 	/* Snapshot restore: guest memory is mem_fd's file, mapped MAP_PRIVATE. */
 	bool mem_from_file;
 	int mem_fd;
+	/* MMDS's data store, which the guest reads over the named interfaces. */
+	const struct mmds_store *mmds;
 };
 
 /* Entry in the VM's fixed-order device list (creation, save, restore). */
@@ -109,6 +112,7 @@ struct vm {
 	struct virtio_balloon *balloon;
 	struct virtio_pmem *pmems[CONFIG_MAX_PMEMS];
 	unsigned nr_pmems;
+	struct mmds_net *mmds_net; /* with an interface named in mmds-config */
 	int serial_irq_fd;
 	int i8042_irq_fd;
 

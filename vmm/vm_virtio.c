@@ -185,6 +185,56 @@ static int watch_net(struct vm *vm, struct virtio_net *n, struct ember_err *err)
 	return ret;
 }
 
+static bool mmds_claims(void *ctx, const uint8_t *head, size_t len)
+{
+	return mmds_net_claims(ctx, head, len);
+}
+
+static void mmds_input(void *ctx, const uint8_t *frame, size_t len)
+{
+	mmds_net_input(ctx, frame, len);
+}
+
+static int mmds_output(void *dev, const uint8_t *frame, size_t len)
+{
+	return virtio_net_inject(dev, frame, len);
+}
+
+static void on_mmds_timer(void *ctx, int fd, uint32_t events)
+{
+	(void)fd, (void)events;
+	mmds_net_timer(ctx);
+}
+
+/* MMDS's network stack, when mmds-config names an interface. */
+static int add_mmds(struct vm *vm, struct ember_err *err)
+{
+	const struct config_mmds *c = &vm->cfg->mmds;
+	bool named = false;
+	int ret;
+
+	for (unsigned i = 0; i < vm->cfg->nr_nets; i++)
+		named |= vm->cfg->nets[i].mmds;
+	if (!c->set || !named || !vm->opts.mmds)
+		return 0;
+	ret = mmds_net_new(&vm->mmds_net, vm->opts.mmds, c->ipv4, c->v2, c->imds_compat, err);
+	if (!ret)
+		ret = evloop_add(&vm->loop, mmds_net_timer_fd(vm->mmds_net), EPOLLIN, on_mmds_timer,
+				 vm->mmds_net, err);
+	return ret;
+}
+
+/* The guest reaches MMDS through n: its frames for MMDS's address go there. */
+static int detour_to_mmds(struct vm *vm, struct virtio_net *n, struct ember_err *err)
+{
+	struct virtio_net_detour d = { .claims = mmds_claims, .input = mmds_input };
+
+	d.ctx = mmds_net_attach(vm->mmds_net, n, mmds_output, err);
+	if (!d.ctx)
+		return -err->code;
+	return virtio_net_set_detour(n, &d, err);
+}
+
 static int add_net(struct vm *vm, const struct config_net *c, struct ember_err *err)
 {
 	struct virtio_net_params p;
@@ -204,6 +254,8 @@ static int add_net(struct vm *vm, const struct config_net *c, struct ember_err *
 	}
 	vm->nets[vm->nr_nets++] = n;
 	ret = attach(vm, &n->transport, n->iface_id, err);
+	if (!ret && c->mmds && vm->mmds_net)
+		ret = detour_to_mmds(vm, n, err);
 	return ret ? ret : watch_net(vm, n, err);
 }
 
@@ -381,6 +433,8 @@ int vm_virtio_create(struct vm *vm, struct ember_err *err)
 
 	for (unsigned i = 0; !ret && i < vm->cfg->nr_drives; i++)
 		ret = add_drive(vm, &vm->cfg->drives[i], err);
+	if (!ret)
+		ret = add_mmds(vm, err);
 	for (unsigned i = 0; !ret && i < vm->cfg->nr_nets; i++)
 		ret = add_net(vm, &vm->cfg->nets[i], err);
 	for (unsigned i = 0; !ret && i < vm->cfg->nr_pmems; i++)
@@ -486,6 +540,8 @@ void vm_virtio_destroy(struct vm *vm)
 		free(vm->blks[i]);
 	}
 	vm->nr_blks = 0;
+	mmds_net_free(vm->mmds_net); /* before the devices it sends through */
+	vm->mmds_net = NULL;
 	for (unsigned i = 0; i < vm->nr_nets; i++) {
 		virtio_net_close(vm->nets[i]);
 		free(vm->nets[i]);

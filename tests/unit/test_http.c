@@ -266,7 +266,8 @@ Test(http, header_values_are_found_by_any_case_and_trimmed)
 	cr_assert_str_eq(v, "60");
 	cr_assert_eq(http_header_value(&req, "host", v, sizeof(v)), 1);
 	cr_assert_eq(http_header_value(&req, "X-Empty", v, sizeof(v)), 0);
-	cr_assert_eq(http_header_value(&req, "X-metadata-token", v, sizeof(v)), -1);
-	cr_assert_eq(http_header_value(&req, "X-Long", v, sizeof(v)), -1, "too long for v");
-	cr_assert_eq(http_header_value(&req, "Hos", v, sizeof(v)), -1, "a prefix is not a name");
+	cr_assert_eq(http_header_value(&req, "X-metadata-token", v, sizeof(v)), -ENOENT);
+	cr_assert_eq(http_header_value(&req, "X-Long", v, sizeof(v)), -ENOSPC, "too long for v");
+	cr_assert_eq(http_header_value(&req, "Hos", v, sizeof(v)), -ENOENT,
+		     "a prefix is not a name");
 }

@@ -2,6 +2,7 @@
 /* The virtio-net device over fake guest memory, with a SOCK_SEQPACKET
  * socket standing in for the TAP (it keeps frame boundaries as a TAP does). */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
@@ -208,4 +209,112 @@ Test(net_dev, runt_frames_from_the_tap_are_dropped)
 	virtio_net_tap_readable(&net);
 	cr_assert_eq(fake_drv_used_idx(&drv, RXQ), 0);
 	cr_assert_eq(net.stats.rx_dropped, 1);
+}
+
+/* --- the detour (MMDS) ------------------------------------------------- */
+
+static uint8_t detoured[2048];
+static size_t detoured_len;
+
+static bool claims_ipv4(void *ctx, const uint8_t *head, size_t len)
+{
+	(void)ctx;
+	return len >= 34 && head[12] == 0x08 && head[13] == 0x00;
+}
+
+static void take(void *ctx, const uint8_t *frame, size_t len)
+{
+	(void)ctx;
+	cr_assert_leq(len, sizeof(detoured));
+	memcpy(detoured, frame, len);
+	detoured_len = len;
+}
+
+static void set_detour(void)
+{
+	struct virtio_net_detour d = { .ctx = &net, .claims = claims_ipv4, .input = take };
+	struct ember_err err;
+
+	cr_assert_eq(virtio_net_set_detour(&net, &d, &err), 0, "%s", err.msg);
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	return len & 1 ? sum + (uint32_t)(p[len - 1] << 8) : sum;
+}
+
+Test(net_dev, claimed_tx_frames_skip_the_tap_with_their_checksums_completed)
+{
+	struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				       .csum_start = 34,
+				       .csum_offset = 16 };
+	uint8_t *f = ram + BUF + HDR, got[256];
+	size_t tcp_len = 20 + 11;
+	uint32_t pseudo;
+
+	set_detour();
+	memcpy(ram + BUF, &h, sizeof(h));
+	memset(f, 0, 14 + 20 + tcp_len);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = 0, f[17] = (uint8_t)(20 + tcp_len);
+	f[23] = 6;
+	memcpy(f + 26, "\xc0\xa8\x00\x02\xa9\xfe\xa9\xfe", 8);
+	f[34 + 12] = 5 << 4;
+	memcpy(f + 54, "hello mmds!", 11);
+	/* What a guest leaves in the field: the pseudo-header's sum. */
+	pseudo = fold(sum16(f + 26, 8, 6 + (uint32_t)tcp_len));
+	f[34 + 16] = (uint8_t)(pseudo >> 8), f[34 + 17] = (uint8_t)pseudo;
+	fake_drv_desc(&drv, TXQ, 0, BUF, (uint32_t)(HDR + 14 + 20 + tcp_len), 0, 0);
+	fake_drv_publish(&drv, TXQ, 0);
+	virtio_mmio_kick(&net.transport, TXQ);
+	cr_assert_eq(detoured_len, 14 + 20 + tcp_len);
+	cr_assert_eq(fold(sum16(detoured + 34, tcp_len, sum16(detoured + 26, 8, 6 + tcp_len))),
+		     0xffff, "the TCP checksum is whole");
+	cr_assert_eq(recv(peer, got, sizeof(got), 0), -1, "nothing reached the TAP");
+	cr_assert_eq(fake_drv_used_idx(&drv, TXQ), 1, "the chain is returned");
+	/* A frame the detour does not claim goes to the TAP as before. */
+	f[12] = 0x86, f[13] = 0xdd;
+	detoured_len = 0;
+	fake_drv_publish(&drv, TXQ, 0);
+	virtio_mmio_kick(&net.transport, TXQ);
+	cr_assert_eq(recv(peer, got, sizeof(got), 0), (ssize_t)(HDR + 14 + 20 + tcp_len));
+	cr_assert_eq(detoured_len, 0);
+}
+
+Test(net_dev, injected_frames_reach_the_guest_ahead_of_the_taps_and_are_bounded)
+{
+	uint8_t tap_frame[HDR + 100], mine[60], big[VIRTIO_NET_INJECT_FRAME];
+	struct virtio_net_hdr_v1 h;
+	int accepted = 0;
+
+	set_detour();
+	fill(tap_frame, sizeof(tap_frame), 9);
+	fill(mine, sizeof(mine), 4);
+	cr_assert_eq(send(peer, tap_frame, sizeof(tap_frame), 0), (ssize_t)sizeof(tap_frame));
+	cr_assert_eq(virtio_net_inject(&net, mine, sizeof(mine)), 0);
+	rx_buffers(2, 1536);
+	virtio_mmio_kick(&net.transport, RXQ);
+	virtio_net_tap_readable(&net);
+	cr_assert_eq(fake_drv_used_idx(&drv, RXQ), 2);
+	cr_assert_eq(fake_drv_used(&drv, RXQ, 0).len, HDR + sizeof(mine));
+	memcpy(&h, ram + BUF, sizeof(h));
+	cr_assert_eq(h.flags, 0, "whole checksums: no offload flags");
+	cr_assert_eq(h.num_buffers, 1);
+	cr_assert_arr_eq(ram + BUF + HDR, mine, sizeof(mine));
+	cr_assert_arr_eq(ram + BUF + 0x2000 + HDR, tap_frame + HDR, 100, "then the TAP's");
+	/* Without buffers they wait, up to a bound. */
+	while (virtio_net_inject(&net, mine, sizeof(mine)) == 0 && accepted < 1000)
+		accepted++;
+	cr_assert_eq(accepted, VIRTIO_NET_INJECT_MAX + 1, "the queue and the frame in hand");
+	cr_assert_eq(virtio_net_inject(&net, big, sizeof(big)), -EMSGSIZE);
 }
