@@ -224,7 +224,7 @@ FUZZ_TIME ?= 120
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes \
 	-Wno-gnu-variable-sized-type-not-at-end $(CPPFLAGS) $(LWIP_CPPFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := virtq balloon http api snapshot oci fn_http mmds mmds_net pmem
+FUZZ_TARGETS := virtq balloon http api snapshot oci fn_http mmds mmds_net pmem mem
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
@@ -251,6 +251,9 @@ FUZZ_mmds_net_WHAT := the frames a guest sends MMDS: ARP, IPv4, TCP (lwIP) and H
 FUZZ_pmem_SRCS := tests/fuzz/fuzz_pmem.c virtio/pmem.c virtio/queue.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
 FUZZ_pmem_WHAT := virtio-pmem's flush requests
+FUZZ_mem_SRCS := tests/fuzz/fuzz_mem.c virtio/mem.c virtio/queue.c virtio/mmio.c \
+	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/state.c
+FUZZ_mem_WHAT := virtio-mem's plug, unplug and state requests
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard tests/fuzz/*.h virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h fn/*.h)

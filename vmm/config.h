@@ -141,6 +141,15 @@ struct config_serial {
 	struct config_bucket output; /* bytes; excess output is dropped */
 };
 
+/* PUT /hotplug/memory: virtio-mem's region, in MiB. */
+struct config_hotplug {
+	bool set;
+	uint32_t total_mib, block_mib, slot_mib;
+};
+
+#define CONFIG_HOTPLUG_BLOCK_MIB 2 /* Firecracker's defaults, and minimums */
+#define CONFIG_HOTPLUG_SLOT_MIB  128
+
 struct vm_config {
 	bool has_boot;
 	struct config_boot boot;
@@ -158,6 +167,7 @@ struct vm_config {
 	struct config_mmds mmds;
 	struct config_pmem pmems[CONFIG_MAX_PMEMS]; /* in the order configured */
 	unsigned nr_pmems;
+	struct config_hotplug hotplug;
 };
 
 void config_init(struct vm_config *cfg);

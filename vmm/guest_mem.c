@@ -175,6 +175,19 @@ void guest_mem_take_dirty(struct guest_mem *mem, int i, uint64_t *bitmap)
 		bitmap[w] |= __atomic_exchange_n(&r->dirty[w], 0, __ATOMIC_RELAXED);
 }
 
+/* In the hotplug region, every block of [gpa, gpa + len) plugged. */
+static void *hotplug_ptr(const struct guest_hotplug *h, uint64_t gpa, uint64_t len)
+{
+	uint64_t off = gpa - h->gpa;
+
+	if (!h->size || gpa < h->gpa || len == 0 || off >= h->size || len > h->size - off)
+		return NULL;
+	for (uint64_t b = off / h->block; b <= (off + len - 1) / h->block; b++)
+		if (!(h->plugged[b / 64] >> (b % 64) & 1))
+			return NULL;
+	return h->host + off;
+}
+
 void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 {
 	for (int i = 0; i < mem->nr_regions; i++) {
@@ -191,7 +204,7 @@ void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 			mark_dirty(r->dirty, off, len);
 		return r->host + off;
 	}
-	return NULL;
+	return hotplug_ptr(&mem->hotplug, gpa, len);
 }
 
 int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len,

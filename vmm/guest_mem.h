@@ -27,9 +27,17 @@ struct guest_region {
 	uint64_t *dirty;
 };
 
+/* virtio-mem's region: reached only where its blocks are plugged. */
+struct guest_hotplug {
+	uint64_t gpa, size, block; /* size 0: none */
+	uint8_t *host;
+	const uint64_t *plugged; /* a bit per block */
+};
+
 struct guest_mem {
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 	int nr_regions;
+	struct guest_hotplug hotplug;
 	uint64_t size; /* total bytes of RAM */
 	enum guest_mem_pages pages;
 };
@@ -56,7 +64,7 @@ void guest_mem_take_dirty(struct guest_mem *mem, int i, uint64_t *bitmap);
 
 /*
  * Host pointer to [gpa, gpa + len) or NULL when any byte of it is outside
- * one RAM region. Overflow-safe for any gpa and len. len 0 is rejected.
+ * one RAM region, or the hotplug region's plugged blocks. Overflow-safe for any gpa and len. len 0 is rejected.
  * With dirty tracking on, the pages are marked: whoever asks may write.
  */
 void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);

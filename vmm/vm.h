@@ -16,6 +16,7 @@
 #include "rng.h"
 #include "balloon.h"
 #include "pmem.h"
+#include "mem.h"
 #include "bus.h"
 #include "cmdline.h"
 #include "config.h"
@@ -112,7 +113,8 @@ struct vm {
 	struct virtio_balloon *balloon;
 	struct virtio_pmem *pmems[CONFIG_MAX_PMEMS];
 	unsigned nr_pmems;
-	struct mmds_net *mmds_net; /* with an interface named in mmds-config */
+	struct mmds_net *mmds_net;  /* with an interface named in mmds-config */
+	struct virtio_mem *mem_dev; /* memory hot-plug */
 	int serial_irq_fd;
 	int i8042_irq_fd;
 

@@ -422,8 +422,44 @@ static int add_pmem(struct vm *vm, const struct config_pmem *c, struct ember_err
 	return ret;
 }
 
+/* KVM slot numbers: RAM's, then pmem's, then virtio-mem's. */
+#define MEM_DEV_FIRST_SLOT (GUEST_MEM_MAX_REGIONS + CONFIG_MAX_PMEMS)
+
+static int mem_dev_slot(void *ctx, unsigned slot, bool present, struct ember_err *err)
+{
+	struct vm *vm = ctx;
+	struct virtio_mem *m = vm->mem_dev;
+	uint64_t off = (uint64_t)slot * m->slot_size;
+
+	return kvm_add_slot(&vm->kvm, MEM_DEV_FIRST_SLOT + slot, m->gpa + off,
+			    present ? m->slot_size : 0, m->map + off, false, err);
+}
+
+/* virtio-mem's region: past RAM and pmem, 1 GiB-aligned (Linux hot-plugs
+ * memory in sections of 128 MiB). */
+static int add_mem_dev(struct vm *vm, const struct config_hotplug *c, struct ember_err *err)
+{
+	uint64_t gib = 1ull << 30, gpa = (pmem_gpa(vm) + gib - 1) & ~(gib - 1), base = 0;
+	uint32_t irq = 0;
+	struct virtio_mem *m = new_device(vm, sizeof(*m), &base, &irq, err);
+	int ret;
+
+	if (!m)
+		return -err->code;
+	vm->mem_dev = m; /* before open: mem_dev_slot finds it there */
+	ret = virtio_mem_open(m, &vm->mem, gpa, (uint64_t)c->total_mib << 20,
+			      (uint64_t)c->block_mib << 20, (uint64_t)c->slot_mib << 20,
+			      mem_dev_slot, vm, base, irq, err);
+	if (ret) {
+		free(m);
+		vm->mem_dev = NULL;
+		return ret;
+	}
+	return attach(vm, &m->transport, "mem", err);
+}
+
 /* Firecracker's attach order: the balloon, block devices, network
- * interfaces, pmem, vsock, entropy. */
+ * interfaces, pmem, vsock, entropy, virtio-mem. */
 int vm_virtio_create(struct vm *vm, struct ember_err *err)
 {
 	int ret = 0;
@@ -443,6 +479,8 @@ int vm_virtio_create(struct vm *vm, struct ember_err *err)
 		ret = add_vsock(vm, &vm->cfg->vsock, err);
 	if (!ret && vm->cfg->entropy.set)
 		ret = add_rng(vm, &vm->cfg->entropy, err);
+	if (!ret && vm->cfg->hotplug.set)
+		ret = add_mem_dev(vm, &vm->cfg->hotplug, err);
 	return ret;
 }
 
@@ -540,6 +578,11 @@ void vm_virtio_destroy(struct vm *vm)
 		free(vm->blks[i]);
 	}
 	vm->nr_blks = 0;
+	if (vm->mem_dev) {
+		virtio_mem_close(vm->mem_dev);
+		free(vm->mem_dev);
+		vm->mem_dev = NULL;
+	}
 	mmds_net_free(vm->mmds_net); /* before the devices it sends through */
 	vm->mmds_net = NULL;
 	for (unsigned i = 0; i < vm->nr_nets; i++) {

@@ -15,26 +15,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint16_t u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
 /* Each queue: ring addresses from the input, size 16, ready. */
 static void setup_queues(struct virtio_balloon *b, const uint8_t *data)
 {
-	struct ember_err err;
-
-	for (unsigned q = 0; q < b->ops.num_queues; q++) {
-		struct virtq *vq = &b->transport.queues[q];
-		const uint8_t *d = data + 6 * q;
-
-		vq->size = 16;
-		vq->desc_gpa = u16(d) & ~15u;
-		vq->avail_gpa = u16(d + 2) & ~1u;
-		vq->used_gpa = u16(d + 4) & ~3u;
-		vq->ready = virtq_activate(vq, &err) == 0;
-	}
+	for (unsigned q = 0; q < b->ops.num_queues; q++)
+		fuzz_queue(&b->transport.queues[q], data + 6 * q);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "guest_mem.h"
+#include "queue.h"
 
 #define FUZZ_GUEST_MEM 0x10000
 
@@ -28,6 +29,20 @@ static inline void fuzz_guest_mem(struct guest_mem *mem, struct guest_region *r,
 	memcpy(ram, data + hdr, size - hdr < FUZZ_GUEST_MEM ? size - hdr : FUZZ_GUEST_MEM);
 	*r = (struct guest_region){ .gpa = 0, .size = FUZZ_GUEST_MEM, .host = ram };
 	guest_mem_init_static(mem, r, 1);
+}
+
+/* A queue of 16 whose rings sit where the input's 6 bytes at d say (the
+ * low bits cleared to each ring's alignment); whether it is usable. */
+static inline bool fuzz_queue(struct virtq *vq, const uint8_t *d)
+{
+	struct ember_err err;
+
+	vq->size = 16;
+	vq->desc_gpa = (uint16_t)(d[0] | d[1] << 8) & ~15u;
+	vq->avail_gpa = (uint16_t)(d[2] | d[3] << 8) & ~1u;
+	vq->used_gpa = (uint16_t)(d[4] | d[5] << 8) & ~3u;
+	vq->ready = virtq_activate(vq, &err) == 0;
+	return vq->ready;
 }
 
 #endif

@@ -17,11 +17,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint16_t u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
 static const char *backing(void)
 {
 	static char path[] = "/tmp/ember-fuzz-pmem-XXXXXX";
@@ -45,7 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_pmem p;
 	struct ember_err err;
 	struct guest_mem mem;
-	struct virtq *vq;
 
 	if (size < HDR)
 		return 0;
@@ -54,14 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (virtio_pmem_open(&p, backing(), data[0] & 1, &none, &none, &mem, 0xd0000000, 5, &err) <
 	    0)
 		abort();
-	vq = &p.transport.queues[0];
-	vq->size = 16;
-	vq->desc_gpa = u16(data) & ~15u;
-	vq->avail_gpa = u16(data + 2) & ~1u;
-	vq->used_gpa = u16(data + 4) & ~3u;
-	vq->ready = virtq_activate(vq, &err) == 0;
 	p.transport.active = true;
-	if (vq->ready)
+	if (fuzz_queue(&p.transport.queues[0], data))
 		virtio_mmio_kick(&p.transport, 0);
 	for (unsigned i = 0; i < 4096; i++)
 		if (p.map[i])

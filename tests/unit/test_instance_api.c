@@ -308,8 +308,13 @@ Test(instance_api, config_file_errors_name_their_section)
 	cr_assert(strstr(err.msg, "The kernel file cannot be opened"), "%s", err.msg);
 	cr_assert_lt(load("{\"pmem\": [{\"id\": \"p\"}]}", false, &err), 0);
 	cr_assert(strstr(err.msg, "pmem: missing field `path_on_host`"), "%s", err.msg);
-	cr_assert_lt(load("{\"memory-hotplug\": {\"total_size_mib\": 1024}}", false, &err), 0);
-	cr_assert(strstr(err.msg, "not supported"), "%s", err.msg);
+	cr_assert_lt(load("{\"memory-hotplug\": {\"total_size_mib\": 1000}}", false, &err), 0);
+	cr_assert(strstr(err.msg, "Total size must be a multiple of slot size (128 MiB)"), "%s",
+		  err.msg);
+	cr_assert_lt(load("{\"memory-hotplug\": {\"total_size_mib\": 1024, \"block_size_mib\": 3}}",
+			  false, &err),
+		     0);
+	cr_assert(strstr(err.msg, "Block size must be a power of 2"), "%s", err.msg);
 	cr_assert_lt(load("[1, 2]", false, &err), 0);
 	cr_assert_lt(load("{\"drives\": [", false, &err), 0);
 	cr_assert(strstr(err.msg, "EOF while parsing"), "%s", err.msg);
