@@ -404,10 +404,15 @@ static void report_triple_fault(struct vcpu *v)
 	ioctl(v->fd, KVM_GET_SREGS, &sr);
 	format_insn(v, regs.rip, insn, sizeof(insn));
 	log_warn("vCPU %u: triple fault: the guest is shut down; RIP 0x%llx RSP 0x%llx CR0 0x%llx "
-		 "CR2 0x%llx CR3 0x%llx CR4 0x%llx EFER 0x%llx, instruction bytes: %s",
+		 "CR2 0x%llx CR3 0x%llx CR4 0x%llx EFER 0x%llx, instruction bytes: %s%s",
 		 v->index, (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
 		 (unsigned long long)sr.cr0, (unsigned long long)sr.cr2, (unsigned long long)sr.cr3,
-		 (unsigned long long)sr.cr4, (unsigned long long)sr.efer, insn);
+		 (unsigned long long)sr.cr4, (unsigned long long)sr.efer, insn,
+		 /* AMD's KVM resets the vCPU on the shutdown before it exits */
+		 regs.rip == 0xfff0 && sr.cs.base == 0xffff0000
+		     ? " (the vCPU's reset state: KVM reset it before reporting, as on AMD "
+		       "hosts, so where it faulted is lost)"
+		     : "");
 }
 
 static void handle_system_event(struct vcpu *v)
