@@ -100,6 +100,22 @@ static int take_dirty(struct vm *vm, int i, bool diff, uint64_t **out, struct em
 	return 0;
 }
 
+/* virtio-mem's region follows RAM in the memory file, its whole size, with
+ * its plugged blocks written (all of them in a diff too: no dirty log). */
+static int write_hotplug(int fd, const struct guest_mem *mem)
+{
+	const struct guest_hotplug *h = &mem->hotplug;
+	int ret = 0;
+
+	for (uint64_t b = 0; !ret && b < h->size / h->block; b++) {
+		struct guest_region r = { .size = h->block, .host = h->host + b * h->block };
+
+		if (h->plugged[b / 64] >> (b % 64) & 1)
+			ret = write_region(fd, &r, (off_t)(mem->size + b * h->block), NULL);
+	}
+	return ret;
+}
+
 static int write_memory(struct vm *vm, const char *path, bool diff, struct ember_err *err)
 {
 	const struct guest_mem *mem = &vm->mem;
@@ -108,7 +124,7 @@ static int write_memory(struct vm *vm, const char *path, bool diff, struct ember
 
 	if (fd < 0)
 		return err_errno(err, "cannot create the memory file %s", path);
-	if (ftruncate(fd, (off_t)mem->size) < 0)
+	if (ftruncate(fd, (off_t)(mem->size + mem->hotplug.size)) < 0)
 		ret = err_errno(err, "cannot size the memory file %s", path);
 	for (int i = 0; !ret && i < mem->nr_regions; offset += (off_t)mem->regions[i++].size) {
 		uint64_t *dirty;
@@ -120,6 +136,8 @@ static int write_memory(struct vm *vm, const char *path, bool diff, struct ember
 			err_set(err, -ret, "writing the memory file %s: %s", path, strerror(-ret));
 		free(dirty);
 	}
+	if (!ret && mem->hotplug.size && (ret = write_hotplug(fd, mem)) < 0)
+		err_set(err, -ret, "writing the memory file %s: %s", path, strerror(-ret));
 	if (close(fd) < 0 && !ret)
 		ret = err_errno(err, "closing the memory file %s", path);
 	return ret;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
@@ -66,8 +67,12 @@ static int set_block(struct virtio_mem *m, uint64_t b, bool plug, struct ember_e
 	m->slot_blocks[slot]--;
 	m->plugged_size -= m->block_size;
 	m->stats.unplugged_blocks++;
-	/* Given back: the guest finds zeros when it plugs the block again. */
-	if (madvise(m->map + b * m->block_size, m->block_size, MADV_DONTNEED) < 0)
+	/* Given back: the guest finds zeros when it plugs the block again (a
+	 * snapshot's file under it is dropped for anonymous memory). */
+	if (m->from_file
+		? mmap(m->map + b * m->block_size, m->block_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED
+		: madvise(m->map + b * m->block_size, m->block_size, MADV_DONTNEED) < 0)
 		log_warn_rl("virtio-mem: giving a block back: %s", strerror(errno));
 	if (m->slot_blocks[slot] == 0)
 		ret = m->set_slot(m->slot_ctx, (unsigned)slot, false, err);
@@ -271,6 +276,11 @@ static int mem_restore(void *dev, struct state_reader *r, struct ember_err *err)
 	if (!ret && (gpa != m->gpa || size != m->region_size || block != m->block_size ||
 		     requested > size || requested % block))
 		ret = err_set(err, EINVAL, "the virtio-mem region differs from the snapshot's");
+	for (uint64_t b = 0; !ret && !m->from_file && b < m->nr_blocks; b++)
+		if (bits[b / 64] >> (b % 64) & 1)
+			ret = err_set(
+			    err, ENOTSUP,
+			    "hot-plugged memory is restored from a File memory backend only");
 	for (uint64_t b = 0; !ret && b < m->nr_blocks; b++)
 		if (bits[b / 64] >> (b % 64) & 1)
 			ret = set_block(m, b, true, err);
@@ -334,12 +344,32 @@ int virtio_mem_open(struct virtio_mem *m, struct guest_mem *mem, uint64_t gpa, u
 	return 0;
 }
 
+int virtio_mem_map_file(struct virtio_mem *m, int fd, uint64_t offset, struct ember_err *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return err_errno(err, "virtio-mem: the memory file");
+	if ((uint64_t)st.st_size < offset + m->region_size)
+		return err_set(err, EINVAL,
+			       "the memory file holds %llu bytes; with its hot-plug region it "
+			       "should hold %llu",
+			       (unsigned long long)st.st_size,
+			       (unsigned long long)(offset + m->region_size));
+	if (mmap(m->map, m->region_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED)
+		return err_errno(err, "virtio-mem: mapping the memory file");
+	m->from_file = true;
+	return 0;
+}
+
 void virtio_mem_close(struct virtio_mem *m)
 {
 	if (m->mem && m->mem->hotplug.host == m->map)
 		memset(&m->mem->hotplug, 0, sizeof(m->mem->hotplug));
 	if (m->transport.ops)
 		virtio_mmio_destroy(&m->transport);
+	m->transport.ops = NULL;
 	if (m->map)
 		munmap(m->map, m->region_size);
 	free(m->plugged);

@@ -7,6 +7,8 @@
  * memory slots, present only while a block in them is plugged, so the
  * guest cannot reach unplugged memory (VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
  * unplugged blocks are given back to the host (MADV_DONTNEED).
+ * A snapshot's memory file holds the region after RAM (plugged blocks
+ * written, the rest holes); a File load maps it there, on demand.
  */
 #ifndef EMBER_VIRTIO_MEM_H
 #define EMBER_VIRTIO_MEM_H
@@ -38,6 +40,7 @@ struct virtio_mem {
 	uint64_t *plugged;     /* a bit per block */
 	uint32_t *slot_blocks; /* plugged blocks per slot */
 	uint64_t nr_blocks, nr_slots;
+	bool from_file; /* the region maps a snapshot's memory file */
 	virtio_mem_slot_fn set_slot;
 	void *slot_ctx;
 	struct virtio_mem_stats stats;
@@ -53,6 +56,9 @@ int virtio_mem_open(struct virtio_mem *m, struct guest_mem *mem, uint64_t gpa, u
 		    uint64_t block, uint64_t slot, virtio_mem_slot_fn set_slot, void *slot_ctx,
 		    uint64_t base, uint32_t irq, struct ember_err *err);
 void virtio_mem_close(struct virtio_mem *m);
+/* A snapshot's memory: the region maps fd from offset on (MAP_PRIVATE, read
+ * on demand), where the snapshot wrote it, after RAM. Before the restore. */
+int virtio_mem_map_file(struct virtio_mem *m, int fd, uint64_t offset, struct ember_err *err);
 /* PATCH /hotplug/memory: the size the guest is asked to reach (a multiple
  * of the block size, at most the region's); a config interrupt tells it. */
 void virtio_mem_set_requested(struct virtio_mem *m, uint64_t size);

@@ -450,7 +450,10 @@ static int add_mem_dev(struct vm *vm, const struct config_hotplug *c, struct emb
 	ret = virtio_mem_open(m, &vm->mem, gpa, (uint64_t)c->total_mib << 20,
 			      (uint64_t)c->block_mib << 20, (uint64_t)c->slot_mib << 20,
 			      mem_dev_slot, vm, base, irq, err);
+	if (!ret && vm->opts.mem_from_file) /* a snapshot's: after RAM in the file */
+		ret = virtio_mem_map_file(m, vm->opts.mem_fd, vm->mem.size, err);
 	if (ret) {
+		virtio_mem_close(m);
 		free(m);
 		vm->mem_dev = NULL;
 		return ret;

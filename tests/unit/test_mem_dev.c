@@ -4,6 +4,8 @@
  * mapped and unmapped with their blocks, unplugged memory out of the
  * guest's and the devices' reach and given back, save and restore. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mem.h>
 #include <linux/virtio_mmio.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "fake_driver.h"
 #include "mem.h"
@@ -197,10 +200,17 @@ Test(mem_dev, a_request_of_another_shape_is_returned_empty)
 
 Test(mem_dev, save_and_restore_keep_the_plugged_blocks_and_their_slots)
 {
+	char path[] = "/tmp/ember-mem-XXXXXX";
+	int fd = mkstemp(path);
 	struct state_writer w;
 	struct state_reader r;
 	struct ember_err err;
+	uint8_t *p;
 
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	cr_assert_eq(ftruncate(fd, (off_t)(MIB + TOTAL)), 0);
+	cr_assert_eq(pwrite(fd, "plugged!", 8, (off_t)(MIB + SLOT + BLOCK)), 8);
 	state_writer_init(&w);
 	virtio_mem_set_requested(&vm, 10 * BLOCK);
 	cr_assert_eq(request(VIRTIO_MEM_REQ_PLUG, REGION + SLOT, 3, NULL), VIRTIO_MEM_RESP_ACK);
@@ -211,15 +221,30 @@ Test(mem_dev, save_and_restore_keep_the_plugged_blocks_and_their_slots)
 	cr_assert_eq(virtio_mem_open(&vm, &drv.mem, REGION, TOTAL, BLOCK, SLOT, set_slot, NULL,
 				     0xd0000000, 5, &err),
 		     0);
+	/* From the memory file the snapshot wrote: RAM (here 1 MiB), then the region. */
+	cr_assert_eq(virtio_mem_map_file(&vm, fd, MIB, &err), 0, "%s", err.msg);
 	state_reader_init(&r, w.buf, w.len);
 	cr_assert_eq(virtio_mem_ops.restore(&vm, &r, &err), 0, "%s", err.msg);
 	cr_assert_eq(cfg64(40), 3 * BLOCK);
+	p = guest_mem_ptr(&drv.mem, REGION + SLOT + BLOCK, 8);
+	cr_assert_not_null(p);
+	cr_assert_eq(memcmp(p, "plugged!", 8), 0, "the block's contents came from the file");
 	cr_assert_eq(cfg64(48), 10 * BLOCK);
 	cr_assert(slot_present[1]);
 	cr_assert_not(slot_present[0]);
 	cr_assert_not_null(guest_mem_ptr(&drv.mem, REGION + SLOT + 2 * BLOCK, BLOCK));
+	/* Without the snapshot's memory file, plugged blocks cannot come back. */
+	virtio_mem_close(&vm);
+	memset(slot_present, 0, sizeof(slot_present));
+	cr_assert_eq(virtio_mem_open(&vm, &drv.mem, REGION, TOTAL, BLOCK, SLOT, set_slot, NULL,
+				     0xd0000000, 5, &err),
+		     0);
+	state_reader_init(&r, w.buf, w.len);
+	cr_assert_eq(virtio_mem_ops.restore(&vm, &r, &err), -ENOTSUP);
+	cr_assert(strstr(err.msg, "File memory backend"), "%s", err.msg);
 	/* A truncated state is refused. */
 	state_reader_init(&r, w.buf, w.len - 1);
 	cr_assert_neq(virtio_mem_ops.restore(&vm, &r, &err), 0);
 	state_writer_free(&w);
+	close(fd);
 }

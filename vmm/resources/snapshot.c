@@ -91,10 +91,6 @@ static int create(struct instance *in, struct res_call *c, struct ember_err *err
 		return err_set(err, EPERM,
 			       "Create snapshot error: Cannot save the microVM state: the microVM "
 			       "must be paused (PATCH /vm {\"state\": \"Paused\"}) first.");
-	if (in->vm->mem_dev)
-		return err_set(err, ENOTSUP,
-			       "Create snapshot error: a VM with memory hot-plug (virtio-mem) "
-			       "cannot be snapshotted by this version of ember yet");
 	json = res_dump_config(in);
 	if (!json)
 		return err_set(err, ENOMEM, "out of memory for the snapshot's configuration");
