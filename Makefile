@@ -95,7 +95,7 @@ $(LIBEMBER): $(LIB_OBJS)
 
 # Dynamically linked: Debian packages lwIP (MMDS's TCP/IP) as a shared
 # library only. ember-jailer copies the loader and the libraries into the
-# jail; the loader costs about 0.2 ms of ember's start (perf/startup).
+# jail; the loader costs about 0.2 ms of ember's start (perf/api).
 $(EMBER): $(BUILD)/api/main.o $(SECCOMP_GEN) $(LIBEMBER)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS)
