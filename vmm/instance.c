@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ int instance_init(struct instance *in, const char *id, const char *version,
 	metrics_init(&in->metrics);
 	mmds_store_init(&in->mmds, MMDS_DEFAULT_LIMIT);
 	in->opts.mmds = &in->mmds;
+	in->spare.sys_fd = in->spare.vm_fd = -1;
+	in->opts.spare = &in->spare;
 	in->metrics_timer_fd = -1;
 	in->uffd_sock = in->uffd_fd = -1;
 	in->api.fd = -1;
@@ -127,6 +130,33 @@ static void on_uffd_gone(void *ctx, int fd, uint32_t events)
 			in->uffd_path);
 }
 
+/* The VM made on a thread of its own while the API comes up and the first
+ * requests are read, so that InstanceStart or a snapshot load does not wait
+ * for it (a spare ember spawned ahead has it long before). A failure here
+ * is only logged: vm_create tries again and reports it. */
+static void *make_spare(void *arg)
+{
+	struct instance *in = arg;
+	struct ember_err err = { 0 };
+
+	if (vm_spare_make(&in->spare, in->opts.kvm_path, &err) < 0)
+		log_debug("no VM made ahead: %s", err.msg);
+	return NULL;
+}
+
+static void start_spare(struct instance *in)
+{
+	in->spare_started = !pthread_create(&in->spare_thread, NULL, make_spare, in);
+}
+
+/* The spare, made or failed, before anything else uses /dev/kvm. */
+static void wait_spare(struct instance *in)
+{
+	if (in->spare_started)
+		pthread_join(in->spare_thread, NULL);
+	in->spare_started = false;
+}
+
 /* Before anything reads guest memory: every page comes from the handler. */
 static int attach_uffd(struct instance *in, struct ember_err *err)
 {
@@ -145,6 +175,7 @@ static int build_vm(struct instance *in, struct snapshot_file *snap, bool clock_
 {
 	int ret;
 
+	wait_spare(in);
 	in->vm = calloc(1, sizeof(*in->vm));
 	if (!in->vm)
 		return err_set(err, ENOMEM, "out of memory");
@@ -217,6 +248,10 @@ int instance_preboot(struct instance *in, int signal_fd, struct ember_err *err)
 	while (in->state == INSTANCE_NOT_STARTED) {
 		struct signalfd_siginfo si;
 
+		if (!in->spare_tried) {
+			in->spare_tried = true;
+			start_spare(in);
+		}
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -251,6 +286,8 @@ int instance_flush_metrics(struct instance *in, struct ember_err *err)
 
 void instance_free(struct instance *in)
 {
+	wait_spare(in);
+	kvm_close(&in->spare);
 	if (in->vm) {
 		vm_destroy(in->vm);
 		free(in->vm);

@@ -10,6 +10,7 @@
 #ifndef EMBER_INSTANCE_H
 #define EMBER_INSTANCE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,6 +64,11 @@ struct instance {
 	struct vm_options opts;
 	struct instance_ext ext;
 	struct vm *vm; /* from InstanceStart (or a load) on */
+	/* The VM made ahead on a thread of its own as ember starts waiting for
+	 * requests (opts.spare points here; vm_create takes it). */
+	struct kvm spare;
+	bool spare_tried, spare_started;
+	pthread_t spare_thread;
 	struct mmds_store mmds;
 	enum instance_state state;
 	bool boot_path; /* something was configured to boot: no snapshot load */

@@ -244,6 +244,31 @@ static void lap(uint64_t *out, uint64_t *t)
 	*t = now;
 }
 
+int vm_spare_make(struct kvm *spare, const char *kvm_path, struct ember_err *err)
+{
+	int ret = kvm_open(spare, kvm_path, err);
+
+	if (!ret)
+		ret = kvm_create_vm(spare, true, err);
+	if (ret)
+		kvm_close(spare);
+	return ret;
+}
+
+/* The spare if there is one (it is this VM's now), else a new VM. */
+static int take_spare(struct vm *vm, const struct vm_options *opts, struct ember_err *err)
+{
+	if (opts->spare && opts->spare->vm_fd >= 0) {
+		vm->kvm = *opts->spare;
+		opts->spare->vm_fd = opts->spare->sys_fd = -1;
+		opts->spare->msr_index = NULL;
+		vm->opts.spare = NULL;
+		vm->create_us.spare = true;
+		return 0;
+	}
+	return vm_spare_make(&vm->kvm, opts->kvm_path, err);
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opts,
 	      struct ember_err *err)
 {
@@ -274,9 +299,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_option
 			       "memory (os error 12)");
 	ret = init_fds(vm, err);
 	if (!ret)
-		ret = kvm_open(&vm->kvm, opts->kvm_path, err);
-	if (!ret)
-		ret = kvm_create_vm(&vm->kvm, true, err);
+		ret = take_spare(vm, opts, err);
 	lap(&vm->create_us.kvm, &t);
 	if (!ret && opts->mem_from_file)
 		ret = guest_mem_init_file(&vm->mem, bytes, opts->mem_fd, pages, err);

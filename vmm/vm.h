@@ -62,6 +62,9 @@ struct vm_options {
 	int mem_fd;
 	/* MMDS's data store, which the guest reads over the named interfaces. */
 	const struct mmds_store *mmds;
+	/* A VM made ahead while ember sat idle (vm_spare_make): vm_create takes
+	 * it instead of making one; NULL or closed (vm_fd -1): none. */
+	struct kvm *spare;
 };
 
 /* Entry in the VM's fixed-order device list (creation, save, restore). */
@@ -80,6 +83,7 @@ struct vm_create_times {
 	uint64_t memory;  /* guest memory mapped and its KVM slots */
 	uint64_t devices; /* legacy and virtio-mmio devices */
 	uint64_t vcpus;   /* KVM_CREATE_VCPU and each vCPU's set-up */
+	bool spare;       /* the VM was made ahead (kvm is then ~0) */
 };
 
 struct vm {
@@ -136,6 +140,9 @@ struct vm {
 };
 
 /* KVM VM, memory, irqchip, devices and configured vCPUs. No kernel yet. */
+/* The VM part that depends on no configuration (/dev/kvm opened, the VM
+ * with its irqchip and PIT), made before a request needs it. */
+int vm_spare_make(struct kvm *spare, const char *kvm_path, struct ember_err *err);
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct vm_options *opts,
 	      struct ember_err *err);
 /* Add a device to the save/restore list. */
