@@ -26,7 +26,7 @@ SANITIZE :=
 DEB_PKGS := build-essential pkg-config clang clang-format libclang-rt-14-dev file kmod libseccomp-dev libcap-dev \
 	libcriterion-dev libjansson-dev libhttp-parser-dev linux-source-6.1 flex bison bc libelf-dev libssl-dev \
 	dwarves busybox-static e2fsprogs cpio curl jq socat qemu-system-x86 gnuplot-nox acpica-tools debootstrap umoci \
-	podman conmon containerd runc crun skopeo libnl-route-3-dev liblwip-dev
+	podman conmon containerd runc crun skopeo libnl-route-3-dev liblwip-dev strace
 
 LIB_SRCS := $(wildcard vmm/*.c) $(wildcard vmm/resources/*.c) $(wildcard virtio/*.c) \
 	$(filter-out snapshot/editor_main.c snapshot/uffd_handler.c,$(wildcard snapshot/*.c)) \
@@ -227,7 +227,7 @@ FUZZ_TIME ?= 120
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Wno-missing-prototypes \
 	-Wno-gnu-variable-sized-type-not-at-end $(CPPFLAGS) $(LWIP_CPPFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS := virtq balloon http api snapshot oci fn_http mmds mmds_net pmem mem
+FUZZ_TARGETS := virtq balloon http api snapshot oci fn_http mmds mmds_net pmem mem kvm_stats
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_virtq_SRCS := tests/fuzz/fuzz_virtq.c virtio/queue.c virtio/blk.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/ratelimit.c vmm/state.c
@@ -257,6 +257,8 @@ FUZZ_pmem_WHAT := virtio-pmem's flush requests
 FUZZ_mem_SRCS := tests/fuzz/fuzz_mem.c virtio/mem.c virtio/queue.c virtio/mmio.c \
 	vmm/guest_mem.c vmm/err.c vmm/log.c vmm/state.c
 FUZZ_mem_WHAT := virtio-mem's plug, unplug and state requests
+FUZZ_kvm_stats_SRCS := tests/fuzz/fuzz_kvm_stats.c vmm/kvm_stats.c vmm/err.c
+FUZZ_kvm_stats_WHAT := the descriptor tables of KVM's binary statistics
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: $$(FUZZ_$$*_SRCS) $(wildcard tests/fuzz/*.h virtio/*.h vmm/*.h vmm/resources/*.h api/*.h snapshot/*.h oci/*.h fn/*.h)

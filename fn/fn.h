@@ -55,12 +55,15 @@ struct fn_snapshot {
 
 /* What one request's VM took, in microseconds from the clone's start. */
 struct fn_timing {
-	uint64_t api_ready, load, prefetch, resume, answer, total;
+	/* from the clock's start (the request, or ember's spawn) in us; connect:
+	 * the agent's handshake done over vsock, the request not yet sent */
+	uint64_t api_ready, load, prefetch, connect, answer, total;
 	uint64_t prefetched_pages;
 	const char *mode; /* "File", "Uffd", "Uffd+record", "Uffd+prefetch", ... */
 	bool pooled;      /* restored in a spare ember spawned ahead (serve) */
-	/* ember's own account of the load (GET /'s latencies_us), in us */
-	uint64_t load_snapshot, read_state, create_vm, memory, devices, vcpus, restore_state;
+	/* ember's own account of the load (GET /'s latencies_us, "load_"
+	 * dropped from its phases' names), as JSON text; "" if none */
+	char ember[1024];
 };
 
 struct fn_clone {
@@ -75,7 +78,7 @@ struct fn_clone {
 	/* the request went to the agent: a failure after this is the
 	 * function's business, before it the clone's (serve may retry) */
 	bool delivered;
-	int pager_listen, stop_fd, ready_fd;
+	int pager_listen, stop_fd;
 	uint32_t *ws_pages;
 	size_t ws_n;
 	struct pager_memfile memfile;
@@ -125,7 +128,6 @@ void fn_timing_print(const struct fn_clone *c);
 
 /* reap.c: the clone's page server (Uffd backend, REAP). */
 int fn_pager_start(struct fn_clone *c, struct ember_err *err);
-int fn_pager_wait_ready(struct fn_clone *c, struct ember_err *err);
 void fn_pager_stop(struct fn_clone *c);
 
 /* image.c: a function's root from a container image (skopeo, umoci). The

@@ -2,8 +2,10 @@
 /*
  * A clone's page server for the Uffd backend, with REAP (ASPLOS'21): the
  * first restore of a snapshot records the pages the VM touches; later
- * restores copy that working set in one pass while the VM is still paused,
- * and the rest is served on demand.
+ * restores copy that working set in one pass, in runs of adjacent pages,
+ * from the moment ember connects. The VM does not wait for the pass (REAP
+ * paused it until then): its own faults are served first, between runs,
+ * and what the pass has not reached is served on demand.
  */
 #include <errno.h>
 #include <poll.h>
@@ -42,9 +44,15 @@ static void *pager_main(void *arg)
 		c->pager_ret = pager_vm_accept(&c->vm, sock, &c->memfile, &c->pager_err);
 		c->vm.touched = c->touched;
 	}
-	if (!c->pager_ret && c->ws_pages)
-		c->pager_ret = pager_vm_prefetch(&c->vm, c->ws_pages, c->ws_n, &c->pager_err);
-	eventfd_write(c->ready_fd, 1);
+	if (!c->pager_ret && c->ws_pages) {
+		struct ember_err err = { 0 };
+
+		/* a failed prefetch only leaves more to fault in */
+		if (pager_vm_prefetch(&c->vm, c->ws_pages, c->ws_n, &err) < 0)
+			fprintf(stderr, "ember-fn: %s\n", err.msg);
+		c->t.prefetch = fn_now_us() - c->t0;
+		c->t.prefetched_pages = c->vm.prefetched;
+	}
 	if (!c->pager_ret)
 		pager_vm_serve(&c->vm, c->stop_fd);
 	return NULL;
@@ -75,8 +83,7 @@ static int open_fds(struct fn_clone *c, struct ember_err *err)
 	char path[FN_RUN_MAX + 16];
 
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
-	c->ready_fd = eventfd(0, EFD_CLOEXEC);
-	if (c->stop_fd < 0 || c->ready_fd < 0)
+	if (c->stop_fd < 0)
 		return err_errno(err, "pager: eventfd");
 	snprintf(path, sizeof(path), "%s/uffd.sock", c->dir);
 	c->pager_listen = listen_on(path, err);
@@ -89,7 +96,7 @@ int fn_pager_start(struct fn_clone *c, struct ember_err *err)
 	pthread_t th;
 	int ret;
 
-	c->stop_fd = c->ready_fd = c->pager_listen = -1;
+	c->stop_fd = c->pager_listen = -1;
 	ret = open_fds(c, err);
 	if (!ret)
 		ret = pager_memfile_open(&c->memfile, c->snap->mem, err);
@@ -101,19 +108,6 @@ int fn_pager_start(struct fn_clone *c, struct ember_err *err)
 		return ret;
 	c->pager_thread = (uint64_t)th;
 	c->pager_started = true;
-	return 0;
-}
-
-int fn_pager_wait_ready(struct fn_clone *c, struct ember_err *err)
-{
-	struct pollfd p = { .fd = c->ready_fd, .events = POLLIN };
-
-	if (poll(&p, 1, ACCEPT_TIMEOUT_MS) <= 0)
-		return err_set(err, ETIMEDOUT, "pager: the prefetch did not finish");
-	if (c->pager_ret < 0) {
-		*err = c->pager_err;
-		return c->pager_ret;
-	}
 	return 0;
 }
 
@@ -140,9 +134,7 @@ void fn_pager_stop(struct fn_clone *c)
 		close(c->pager_listen);
 	if (c->stop_fd >= 0)
 		close(c->stop_fd);
-	if (c->ready_fd >= 0)
-		close(c->ready_fd);
-	c->pager_listen = c->stop_fd = c->ready_fd = -1;
+	c->pager_listen = c->stop_fd = -1;
 	pager_memfile_close(&c->memfile);
 	free(c->touched);
 	free(c->ws_pages);

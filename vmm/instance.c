@@ -34,6 +34,7 @@ int instance_init(struct instance *in, const char *id, const char *version,
 	in->spare.sys_fd = in->spare.vm_fd = -1;
 	in->opts.spare = &in->spare;
 	in->metrics_timer_fd = -1;
+	in->probe.timer_fd = -1;
 	in->uffd_sock = in->uffd_fd = -1;
 	in->api.fd = -1;
 	in->api_count = calloc(res_count * RES_NR_VERBS, sizeof(uint64_t));
@@ -187,6 +188,8 @@ static int build_vm(struct instance *in, struct snapshot_file *snap, bool clock_
 
 		ret = snapshot_restore(in->vm, snap, clock_realtime, err);
 		in->load_state_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
+		if (!ret && in->ext.enabled)
+			ret = resume_probe_init(&in->probe, in->vm, err);
 	} else if (!ret) {
 		ret = vm_load_kernel(in->vm, err);
 	}
@@ -195,6 +198,7 @@ static int build_vm(struct instance *in, struct snapshot_file *snap, bool clock_
 	if (!ret && in->api.fd >= 0)
 		ret = evloop_add(&in->vm->loop, in->api.fd, EPOLLIN, on_api, in, err);
 	if (ret) {
+		resume_probe_free(&in->probe);
 		vm_destroy(in->vm);
 		free(in->vm);
 		in->vm = NULL;
@@ -236,6 +240,8 @@ int instance_restore(struct instance *in, struct snapshot_file *snap, bool resum
 		return ret;
 	if (!resume)
 		vm_start_paused(in->vm);
+	else
+		resume_probe_arm(&in->probe);
 	in->state = resume ? INSTANCE_RUNNING : INSTANCE_PAUSED;
 	return 0;
 }
@@ -286,6 +292,7 @@ int instance_flush_metrics(struct instance *in, struct ember_err *err)
 
 void instance_free(struct instance *in)
 {
+	resume_probe_free(&in->probe);
 	wait_spare(in);
 	kvm_close(&in->spare);
 	if (in->vm) {

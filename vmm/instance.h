@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "mmds.h"
 #include "resource.h"
+#include "resume_probe.h"
 #include "vm.h"
 
 #define INSTANCE_DEFAULT_ID "anonymous-instance"
@@ -90,7 +91,9 @@ struct instance {
 	uint64_t start_us;                   /* InstanceStart's latency */
 	uint64_t create_snapshot_us, load_snapshot_us;
 	/* a load's steps beside the VM's creation (vm->create_us) */
-	uint64_t load_read_us, load_state_us;
+	uint64_t load_read_us, load_config_us, load_state_us;
+	/* A restored VM's first RESUME_PROBE_MS (--ember-extensions). */
+	struct resume_probe probe;
 };
 
 int instance_init(struct instance *in, const char *id, const char *version,

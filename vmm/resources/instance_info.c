@@ -12,17 +12,33 @@ static const char *state_name(enum instance_state s)
 	return s == INSTANCE_RUNNING ? "Running" : s == INSTANCE_PAUSED ? "Paused" : "Not started";
 }
 
+/* What the guest did in its first RESUME_PROBE_MS: KVM's counters and the
+ * host's faults on ember's side. */
+static json_t *first_run(const struct resume_probe *p)
+{
+	json_t *o = json_object();
+
+	for (int k = 0; k < KVM_STAT_NR; k++)
+		json_object_set_new(o, kvm_stat_names[k], json_integer((json_int_t)p->count[k]));
+	json_object_set_new(o, "host_minflt", json_integer((json_int_t)p->minflt));
+	json_object_set_new(o, "host_majflt", json_integer((json_int_t)p->majflt));
+	return o;
+}
+
 /* A snapshot load's latency and where it went (us). */
 static json_t *load_latencies(const struct instance *in)
 {
 	const struct vm_create_times *v = &in->vm->create_us;
+	json_t *l = json_pack(
+	    "{sI, sI, sI, sI, sI, sI, sI, sI}", "load_snapshot", (json_int_t)in->load_snapshot_us,
+	    "load_read_state", (json_int_t)in->load_read_us, "load_config",
+	    (json_int_t)in->load_config_us, "load_create_vm", (json_int_t)v->kvm, "load_memory",
+	    (json_int_t)v->memory, "load_devices", (json_int_t)v->devices, "load_vcpus",
+	    (json_int_t)v->vcpus, "load_restore_state", (json_int_t)in->load_state_us);
 
-	return json_pack("{sI, sI, sI, sI, sI, sI, sI}", "load_snapshot",
-			 (json_int_t)in->load_snapshot_us, "load_read_state",
-			 (json_int_t)in->load_read_us, "load_create_vm", (json_int_t)v->kvm,
-			 "load_memory", (json_int_t)v->memory, "load_devices",
-			 (json_int_t)v->devices, "load_vcpus", (json_int_t)v->vcpus,
-			 "load_restore_state", (json_int_t)in->load_state_us);
+	if (l && in->probe.done)
+		json_object_set_new(l, "first_100ms", first_run(&in->probe));
+	return l;
 }
 
 /* Firecracker's InstanceInfo, its app_name too (a client may show or match

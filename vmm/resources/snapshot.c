@@ -252,7 +252,9 @@ static int load(struct instance *in, json_t *o, struct ember_err *err)
 			       res_os_error(-ret, os, sizeof(os)));
 	if (ret < 0)
 		return err_prefix(err, "Failed to get snapshot state from file");
+	t0 = boottimer_now_us(CLOCK_MONOTONIC);
 	ret = take_config(in, &f, o, &uffd, err);
+	in->load_config_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
 	if (!ret)
 		ret = instance_restore(in, &f, body_bool(o, "resume_vm", false),
 				       body_bool(o, "clock_realtime", false), err);

@@ -38,6 +38,7 @@ static int apply(struct instance *in, struct res_call *c, struct ember_err *err)
 	if (body_enum(c->body.value, "state", states, 0) == 0)
 		return pause_vm(in, err);
 	vm_resume(in->vm);
+	resume_probe_arm(&in->probe); /* a restored VM's first resume */
 	in->state = INSTANCE_RUNNING;
 	in->resume_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
 	log_info("the microVM is running again (%llu us)", (unsigned long long)in->resume_us);
