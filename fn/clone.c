@@ -111,6 +111,9 @@ static char *load_body(const struct fn_clone *c)
 		      "mem_backend", "backend_type", c->pager_on ? "Uffd" : "File", "backend_path",
 		      c->pager_on ? uffd : c->snap->mem, "resume_vm", 1, "vsock_override",
 		      "uds_path", vsock);
+	/* File with a working set: ember faults its pages in before the VM runs */
+	if (j && c->ws_pages && !c->pager_on)
+		json_object_set_new(j, "working_set_path", json_string(c->snap->ws));
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return text;

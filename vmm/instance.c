@@ -16,6 +16,8 @@
 
 #include "boottimer.h"
 #include "log.h"
+#include "pager.h"
+#include "prefault.h"
 #include "seccomp_filter.h"
 #include "snapshot.h"
 
@@ -170,6 +172,15 @@ static int attach_uffd(struct instance *in, struct ember_err *err)
 	return ret;
 }
 
+/* A VM that could not be finished goes, with what watches it. */
+static void drop_vm(struct instance *in)
+{
+	resume_probe_free(&in->probe);
+	vm_destroy(in->vm);
+	free(in->vm);
+	in->vm = NULL;
+}
+
 /* Booted: the kernel loaded. Restored (snap): every state from the snapshot. */
 static int build_vm(struct instance *in, struct snapshot_file *snap, bool clock_realtime,
 		    struct ember_err *err)
@@ -197,12 +208,8 @@ static int build_vm(struct instance *in, struct snapshot_file *snap, bool clock_
 		ret = add_metrics_timer(in, err);
 	if (!ret && in->api.fd >= 0)
 		ret = evloop_add(&in->vm->loop, in->api.fd, EPOLLIN, on_api, in, err);
-	if (ret) {
-		resume_probe_free(&in->probe);
-		vm_destroy(in->vm);
-		free(in->vm);
-		in->vm = NULL;
-	}
+	if (ret)
+		drop_vm(in);
 	return ret;
 }
 
@@ -229,13 +236,34 @@ int instance_start(struct instance *in, struct ember_err *err)
 	return 0;
 }
 
+/* The working set's pages faulted in (File backend), before the VM runs
+ * and before the resume probe starts counting. */
+static int prefault(struct instance *in, const char *ws_path, struct ember_err *err)
+{
+	uint64_t t0 = boottimer_now_us(CLOCK_MONOTONIC);
+	uint32_t *pages = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = pager_ws_read(ws_path, in->vm->mem.size / 4096, &pages, &n, err);
+	if (!ret)
+		ret = vm_prefault(in->vm, pages, n, &in->prefault, err);
+	free(pages);
+	in->load_prefault_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
+	return ret;
+}
+
 int instance_restore(struct instance *in, struct snapshot_file *snap, bool resume,
-		     bool clock_realtime, struct ember_err *err)
+		     bool clock_realtime, const char *ws_path, struct ember_err *err)
 {
 	int ret = open_serial_out(in, err);
 
 	if (!ret)
 		ret = build_vm(in, snap, clock_realtime, err);
+	if (!ret && ws_path)
+		ret = prefault(in, ws_path, err);
+	if (ret && in->vm)
+		drop_vm(in);
 	if (ret)
 		return ret;
 	if (!resume)

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "mmds.h"
 #include "resource.h"
+#include "prefault.h"
 #include "resume_probe.h"
 #include "vm.h"
 
@@ -94,6 +95,9 @@ struct instance {
 	uint64_t load_read_us, load_config_us, load_state_us;
 	/* A restored VM's first RESUME_PROBE_MS (--ember-extensions). */
 	struct resume_probe probe;
+	/* The load's working set faulted in (--ember-extensions). */
+	struct vm_prefault prefault;
+	uint64_t load_prefault_us;
 };
 
 int instance_init(struct instance *in, const char *id, const char *version,
@@ -108,10 +112,11 @@ int instance_apply_logger(struct instance *in, const struct instance_logger *l,
 /* InstanceStart: build the VM from the configuration, kernel loaded. */
 int instance_start(struct instance *in, struct ember_err *err);
 /* PUT /snapshot/load: a VM built from in->cfg (already the snapshot's) and
- * the states in snap; paused unless resume. */
+ * the states in snap; paused unless resume. ws_path (or NULL): a working-set
+ * file whose pages are faulted in before the VM runs (vm_prefault). */
 struct snapshot_file;
 int instance_restore(struct instance *in, struct snapshot_file *snap, bool resume,
-		     bool clock_realtime, struct ember_err *err);
+		     bool clock_realtime, const char *ws_path, struct ember_err *err);
 /* Before InstanceStart: serve API requests until one starts the VM (0), a
  * signal in signal_fd arrives (its number, > 0) or a request was fatal
  * (-ECANCELED, in->fatal_status set). */

@@ -209,6 +209,18 @@ for case in "trunc.state s.mem CRC" "flip.state s.mem CRC mismatch" "ver.state s
 	expect bad "$state with $mem: 400 naming the problem ($*)" \
 		bash -c "[ $code = 400 ] && grep -q '$*' <<<'$body'"
 done
+# ember's working set (--ember-extensions): a file that is not one is refused.
+printf 'not a working set' >"$E2E_TMP/bad.ws"
+for ws in "$E2E_TMP/none.ws:cannot open the working set" "$E2E_TMP/bad.ws:bad.ws"; do
+	api "$E2E_TMP/bad.sock" PUT /snapshot/load "$(load_body "$E2E_TMP/s.state" "$E2E_TMP/s.mem" "$E2E_TMP/bad.vsock" |
+		jq -c --arg w "${ws%%:*}" '. + {working_set_path: $w}')"
+	expect bad "working_set_path ${ws%%:*}: 400 naming the problem (${ws##*:})" \
+		bash -c "[ $code = 400 ] && grep -q '${ws##*:}' <<<'$body'"
+done
+api "$E2E_TMP/bad.sock" PUT /snapshot/load "$(load_body "$E2E_TMP/s.state" "$E2E_TMP/uffd.sock" "$E2E_TMP/bad.vsock" |
+	sed 's/"File"/"Uffd"/' | jq -c --arg w "$E2E_TMP/bad.ws" '. + {working_set_path: $w}')"
+expect bad "working_set_path with the Uffd backend: 400 (the handler serves the pages)" \
+	bash -c "[ $code = 400 ] && grep -q 'takes the File backend' <<<'$body'"
 # A failed load leaves the process as it was: with --ember-extensions, the
 # corrected load works.
 api "$E2E_TMP/bad.sock" PUT /snapshot/load "$(load_body "$E2E_TMP/s.state" "$E2E_TMP/s.mem" "$E2E_TMP/bad.vsock")"

@@ -387,6 +387,25 @@ Test(instance_api, a_failed_snapshot_load_ends_the_process_unless_extensions)
 	cr_assert_eq(in.fatal_status, 0, "--ember-extensions: a corrected load may follow");
 }
 
+Test(instance_api, a_loads_working_set_is_embers_own_field)
+{
+#define WS_LOAD                                                                                  \
+	"{\"snapshot_path\": \"/nonexistent/s\", \"mem_backend\": {\"backend_type\": \"File\", " \
+	"\"backend_path\": \"/nonexistent/m\"}, \"working_set_path\": %s}"
+	/* Firecracker has no such field: serde's unknown field, before any file is read */
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/snapshot/load", WS_LOAD, "\"/w\""), 400);
+	cr_assert(strstr(fault(), "unknown field `working_set_path`"), "%s", fault());
+	cr_assert_eq(in.fatal_status, 0, "a body refused by its parser is not a failed restore");
+	in.ext.enabled = true;
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/snapshot/load", WS_LOAD, "5"), 400);
+	cr_assert(strstr(fault(), "invalid type: integer `5`, expected a string"), "%s", fault());
+	/* taken: the load goes on to the state file, which is missing */
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/snapshot/load", WS_LOAD, "\"/w\""), 400);
+	cr_assert(strstr(fault(), "Failed to open snapshot file"), "%s", fault());
+	cr_assert_eq(callf(HTTP_VERB_PUT, "/snapshot/load", WS_LOAD, "null"), 400);
+	cr_assert(strstr(fault(), "Failed to open snapshot file"), "%s", fault());
+}
+
 Test(instance_api, extensions_show_only_when_asked)
 {
 	json_t *o;

@@ -36,6 +36,15 @@ static json_t *load_latencies(const struct instance *in)
 	    (json_int_t)v->memory, "load_devices", (json_int_t)v->devices, "load_vcpus",
 	    (json_int_t)v->vcpus, "load_restore_state", (json_int_t)in->load_state_us);
 
+	if (l && in->load_prefault_us) {
+		json_object_set_new(l, "load_prefault",
+				    json_integer((json_int_t)in->load_prefault_us));
+		json_object_set_new(
+		    l, "prefaulted",
+		    json_pack("{sI, sI, sI, sb}", "pages", (json_int_t)in->prefault.pages,
+			      "populated", (json_int_t)in->prefault.populated, "kvm_mapped",
+			      (json_int_t)in->prefault.kvm_mapped, "kvm", in->prefault.kvm));
+	}
 	if (l && in->probe.done)
 		json_object_set_new(l, "first_100ms", first_run(&in->probe));
 	return l;

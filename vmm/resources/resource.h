@@ -137,6 +137,7 @@ struct res_call {
 	struct body body;      /* the parsed request body (value NULL without one) */
 	struct vm_config *cfg; /* what PUTs change: the instance's, or a load's */
 	bool restoring;        /* a snapshot's configuration: the host is not asked */
+	bool ext;              /* --ember-extensions: ember's own fields are taken */
 	void *args;            /* what the op's parse made of the body */
 	void (*free_args)(void *args);
 	/* The answer: 204, or 200 with reply (malloc'ed JSON). */

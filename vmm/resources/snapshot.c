@@ -105,11 +105,42 @@ static int create(struct instance *in, struct res_call *c, struct ember_err *err
 	return 0;
 }
 
+/* ember's own field (--ember-extensions): the working set to fault in
+ * before the VM runs, a file as ember-fn records it (snapshot/workset.c). */
+static const struct field load_ember_fields[] = {
+	{ .name = "working_set_path", .type = FT_STRING, .flags = F_NULLABLE },
+	{ 0 },
+};
+
+/* ember's own fields checked here, then Firecracker's without them. */
+static int check_ember_fields(struct res_call *c, struct body *rest, struct ember_err *err)
+{
+	int ret;
+
+	*rest = c->body;
+	if (!c->ext || !json_object_get(c->body.value, "working_set_path"))
+		return 0;
+	ret = body_check(&c->body, load_ember_fields, "struct LoadSnapshotConfig", F_OPEN, err);
+	if (ret)
+		return ret;
+	rest->value = json_copy(c->body.value);
+	if (!rest->value)
+		return err_set(err, ENOMEM, "out of memory");
+	json_object_del(rest->value, "working_set_path");
+	return 0;
+}
+
 /* Exactly one of mem_backend and the deprecated mem_file_path. */
 static int parse_load(struct res_call *c, struct ember_err *err)
 {
 	json_t *o = c->body.value;
-	int ret = body_check(&c->body, load_fields, "struct LoadSnapshotConfig", 0, err);
+	struct body rest;
+	int ret = check_ember_fields(c, &rest, err);
+
+	if (!ret)
+		ret = body_check(&rest, load_fields, "struct LoadSnapshotConfig", 0, err);
+	if (rest.value != c->body.value)
+		json_decref(rest.value);
 
 	if (!ret && body_has(o, "mem_backend") && body_has(o, "mem_file_path"))
 		return err_set(err, EBADMSG,
@@ -254,10 +285,15 @@ static int load(struct instance *in, json_t *o, struct ember_err *err)
 		return err_prefix(err, "Failed to get snapshot state from file");
 	t0 = boottimer_now_us(CLOCK_MONOTONIC);
 	ret = take_config(in, &f, o, &uffd, err);
+	if (!ret && uffd && body_str(o, "working_set_path"))
+		ret = err_set(err, EINVAL,
+			      "working_set_path takes the File backend (with Uffd, the page-fault "
+			      "handler serves the pages)");
 	in->load_config_us = boottimer_now_us(CLOCK_MONOTONIC) - t0;
 	if (!ret)
 		ret = instance_restore(in, &f, body_bool(o, "resume_vm", false),
-				       body_bool(o, "clock_realtime", false), err);
+				       body_bool(o, "clock_realtime", false),
+				       body_str(o, "working_set_path"), err);
 	if (ret < 0)
 		forget(in);
 	if (in->opts.mem_from_file && in->opts.mem_fd >= 0)

@@ -129,6 +129,7 @@ int res_call_run(struct instance *in, struct res_call *c, struct ember_err *err)
 
 	in->api_count[i]++;
 	c->status = 204;
+	c->ext = in->ext.enabled;
 	if (!c->cfg)
 		c->cfg = &in->cfg;
 	if (c->body.text && !c->body.value && !(c->body.value = body_parse(c->body.text, err)))
