@@ -40,28 +40,39 @@ static const struct guest_region *region_at(const struct guest_mem *mem, uint64_
 	return NULL;
 }
 
+#define PREFAULT_RETRIES 16 /* EINTR or EAGAIN without progress, in a row */
+
 /* KVM maps [gpa, gpa + len) as the vCPU would on its first touch; it may
- * stop early (a signal, a race): it is asked again for the rest. */
+ * stop early (a signal, a race): it is asked again for the rest, but not
+ * for ever when it makes no progress. */
 static bool kvm_prefault(int vcpu_fd, uint64_t gpa, uint64_t len, uint64_t *mapped)
 {
 	struct kvm_pre_fault_memory r = { .gpa = gpa, .size = len };
+	unsigned stuck = 0;
 
 	while (r.size) {
 		uint64_t before = r.size;
 
-		if (ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY, &r) < 0 && errno != EINTR &&
-		    errno != EAGAIN)
+		if (ioctl(vcpu_fd, KVM_PRE_FAULT_MEMORY, &r) < 0 &&
+		    ((errno != EINTR && errno != EAGAIN) || ++stuck > PREFAULT_RETRIES))
 			return false;
+		if (r.size < before)
+			stuck = 0;
 		*mapped += (before - r.size) / PAGE;
 	}
 	return true;
 }
 
-/* One run of adjacent pages inside one region. */
+/* One run of adjacent pages inside one region, reached through the guest
+ * memory accessor like every other host access to guest memory. */
 static void prefault_run(struct vm *vm, const struct guest_region *g, uint64_t at, uint64_t len,
 			 struct vm_prefault *out)
 {
-	if (!madvise(g->host + at, len, MADV_POPULATE_READ))
+	void *host = guest_mem_ptr(&vm->mem, g->gpa + at, len);
+
+	if (!host)
+		return;
+	if (!madvise(host, len, MADV_POPULATE_READ))
 		out->populated += len / PAGE;
 	if (out->kvm && !kvm_prefault(vm->vcpus[0].fd, g->gpa + at, len, &out->kvm_mapped))
 		out->kvm = false; /* refused once: not again for every run */
