@@ -6,7 +6,6 @@
  * killed. Nothing of one request survives into the next.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,22 +35,6 @@ static void path_in(const struct fn_clone *c, const char *file, char *out, size_
 	snprintf(out, size, "%s/%s", c->dir, file);
 }
 
-/* Read ahead the working set's runs of the memory file into the page cache. */
-static void file_prefetch(const struct fn_clone *c)
-{
-	int fd = open(c->snap->mem, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	for (size_t i = 0, j; i < c->ws_n; i = j) {
-		for (j = i + 1; j < c->ws_n && c->ws_pages[j] == c->ws_pages[j - 1] + 1; j++)
-			;
-		posix_fadvise(fd, (off_t)c->ws_pages[i] * PAGER_PAGE, (off_t)(j - i) * PAGER_PAGE,
-			      POSIX_FADV_WILLNEED);
-	}
-	close(fd);
-}
-
 /* Which backend, and whether this restore records or prefetches (REAP). */
 static void pick_mode(struct fn_clone *c)
 {
@@ -71,10 +54,10 @@ static void pick_mode(struct fn_clone *c)
 		c->t.mode = have_ws ? "Uffd+prefetch" : "Uffd";
 	else
 		c->t.mode = have_ws ? "File+prefetch" : "File";
-	if (have_ws && !c->pager_on) {
-		file_prefetch(c);
+	/* File: ember itself faults the set in (working_set_path), reading
+	 * from the page cache or the disk, before the VM runs */
+	if (have_ws && !c->pager_on)
 		c->t.prefetched_pages = c->ws_n;
-	}
 }
 
 static int spawn_ember(struct fn_clone *c, struct ember_err *err)
