@@ -66,7 +66,11 @@ UNIT_BIN := $(BUILD)/tests/unit-tests
 KVM_BIN := $(BUILD)/tests/kvm-tests
 GUEST := $(BUILD)/guest
 
-.PHONY: all deps guest testhost test unit unit-asan kvm-test fuzz fuzz-smoke run bench compat asan format lint clean help
+.PHONY: all deps guest testhost test test-build unit unit-asan unit-asan-bin kvm-test fuzz fuzz-smoke run bench compat asan format lint clean help
+
+# make test builds with every CPU (CI has two); the tests themselves run one
+# phase after another, so a timing inside one is never squeezed by another.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 .DEFAULT_GOAL := all
 
 all: $(EMBER) $(INVOKE) $(SECCOMPILER) $(JAILER) $(EDITOR) $(UFFD) $(FN) $(OCI) $(INIT)
@@ -220,7 +224,12 @@ kvm-test: $(EMBER) $(INVOKE) $(JAILER) $(SECCOMPILER) $(UFFD) $(EDITOR) $(FN) $(
 		EMBER_FN_PYTHON=$$(tests/images/fn-lang python) EMBER_FN_NODE=$$(tests/images/fn-lang node) \
 		tests/with-kvm --timeout 5400 tests/kvm-suite
 
-test: unit unit-asan fuzz-smoke kvm-test
+test:
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) test-build
+	$(Q)$(MAKE) --no-print-directory unit unit-asan fuzz-smoke kvm-test
+
+# Everything make test runs, built first and in parallel.
+test-build: all $(UNIT_BIN) $(KVM_BIN) $(FORBIDDEN) $(BUILD)/tests/jail-probe $(FUZZ_BINS) unit-asan-bin
 
 # libFuzzer targets, built with clang and the sanitizers; FUZZ_TIME seconds each.
 FUZZ_TIME ?= 120
@@ -275,13 +284,17 @@ fuzz: $(FUZZ_BINS)
 	done
 
 # A short run of each in `make test`; a crash fails the build and shows the report.
+# Each target for 10 s, as many at once as there are CPUs (each is one
+# process on one CPU).
 fuzz-smoke: $(FUZZ_BINS)
-	$(Q)$(foreach t,$(FUZZ_TARGETS),mkdir -p $(BUILD)/fuzz/corpus-$(t) && \
-	if $(BUILD)/fuzz/fuzz_$(t) -max_total_time=10 -print_final_stats=1 \
-		-artifact_prefix=$(BUILD)/fuzz/$(t)- $(BUILD)/fuzz/corpus-$(t) \
-		$(wildcard tests/fuzz/seeds/$(t)) >$(BUILD)/fuzz/smoke-$(t).log 2>&1; then \
-		echo "fuzz: $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/smoke-$(t).log) of $(FUZZ_$(t)_WHAT), no crash"; \
-	else tail -40 $(BUILD)/fuzz/smoke-$(t).log; echo "fuzz: FAILED (see $(BUILD)/fuzz/)"; exit 1; fi;)
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) $(FUZZ_TARGETS:%=fuzz-smoke-%)
+
+fuzz-smoke-%: $(BUILD)/fuzz/fuzz_%
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus-$* && \
+	if $< -max_total_time=10 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$*- \
+		$(BUILD)/fuzz/corpus-$* $(wildcard tests/fuzz/seeds/$*) >$(BUILD)/fuzz/smoke-$*.log 2>&1; then \
+		echo "fuzz: $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/smoke-$*.log) of $(FUZZ_$*_WHAT), no crash"; \
+	else tail -40 $(BUILD)/fuzz/smoke-$*.log; echo "fuzz: FAILED (see $(BUILD)/fuzz/)"; exit 1; fi
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all guest
@@ -304,10 +317,12 @@ asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" all
 
 # The unit tests again under ASan and UBSan: a memory error fails them.
-unit-asan:
+unit-asan: unit-asan-bin
+	$(Q)build-asan/tests/unit-tests --jobs 2
+
+unit-asan-bin:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" \
 		build-asan/tests/unit-tests
-	$(Q)build-asan/tests/unit-tests --jobs 2
 
 FORMAT_SRCS = $(wildcard vmm/*.[ch] vmm/resources/*.[ch] virtio/*.[ch] api/*.[ch] jailer/*.[ch] snapshot/*.[ch] fn/*.[ch] oci/*.[ch] perf/*.c rootfs/*.[ch] tests/unit/*.[ch] tests/kvm/*.[ch] tests/fuzz/*.[ch] tests/testhost/*.c tests/*.c)
 

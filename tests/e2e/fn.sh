@@ -3,7 +3,7 @@
 # End-to-end: ember-fn prepares functions (disk, boot, warm-up, snapshot)
 # and runs every request in a fresh clone of the snapshot: invoke from the
 # command line, then serve over HTTP with concurrency, errors and overload;
-# after 200 requests nothing has leaked.
+# after 100 requests (EMBER_FN_REQUESTS) nothing has leaked.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -155,7 +155,9 @@ expect over "serve overloaded (1 VM, queue 1): the third request is 503, the oth
 	bash -c "[ \$(cat $E2E_TMP/o1.code) = 200 ] && [ \$(cat $E2E_TMP/o2.code) = 200 ] && [ \$(cat $E2E_TMP/o3.code) = 503 ] && grep -q 'slept 4' $E2E_TMP/o1.body"
 kill -TERM "$over" 2>/dev/null || true
 
-# 200 requests through serve: fds, processes, directories and memory come back.
+# 100 requests through serve (EMBER_FN_REQUESTS, a multiple of 50; perf/soak
+# makes 1000): fds, processes, directories and memory come back.
+nreq=${EMBER_FN_REQUESTS:-100}
 fds() { ls "/proc/$serve/fd" | wc -l; }
 avail() { awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo; }
 embers() { pgrep -c -x ember || true; }
@@ -163,10 +165,10 @@ rundirs() { { ls -d /tmp/ember-fn.* 2>/dev/null || true; } | wc -l; }
 fd0=$(fds) mem0=$(avail) em0=$(embers) dirs0=$(rundirs)
 t0=$(date +%s%N)
 : >"$E2E_TMP/leak.codes"
-for b in 0 50 100 150; do # progress every 50
+for ((b = 0; b < nreq; b += 50)); do # progress every 50
 	seq $((b + 1)) $((b + 50)) | xargs -P 4 -I{} curl -s --max-time 120 -o /dev/null -w '%{http_code}\n' \
 		-X POST --data-binary "leak {}" "$url/fn/reverse" >>"$E2E_TMP/leak.codes" || true
-	echo "    ($((b + 50)) of 200 requests sent, $((($(date +%s%N) - t0) / 1000000)) ms)"
+	echo "    ($((b + 50)) of $nreq requests sent, $((($(date +%s%N) - t0) / 1000000)) ms)"
 done
 # each worker spawns its spare ember again after its last request
 back_to_start() { [ "$(embers)" = "$em0" ] && [ "$(rundirs)" = "$dirs0" ]; }
@@ -174,7 +176,7 @@ wait_for 20 back_to_start || true
 fd1=$(fds) mem1=$(avail) em1=$(embers) dirs1=$(rundirs)
 n200=$(grep -c '^200$' "$E2E_TMP/leak.codes" || true)
 cf=$(curl -s "$url/stats" | jq -r .clone_failures)
-echo "    (200 requests in $((($(date +%s%N) - t0) / 1000000)) ms: $n200 answered 200, $cf clones replaced; fds $fd0 -> $fd1," \
+echo "    ($nreq requests in $((($(date +%s%N) - t0) / 1000000)) ms: $n200 answered 200, $cf clones replaced; fds $fd0 -> $fd1," \
 	"embers $em0 -> $em1, run dirs $dirs0 -> $dirs1, MemAvailable $mem0 -> $mem1 MiB)"
 curl -s "$url/stats" >"$E2E_TMP/leak.out" || true
 {
@@ -183,8 +185,8 @@ curl -s "$url/stats" >"$E2E_TMP/leak.out" || true
 	[ "$fd1" = "$fd0" ] || { ls -l "/proc/$serve/fd"; dump_stuck "$serve"; }
 	for p in $(pgrep -x ember || true); do echo "ember $p: $(ps -o stat=,wchan= -p "$p")"; done
 } >"$E2E_TMP/leak.err" 2>&1
-expect leak "after 200 requests: all answered; serve's fds, ember processes, run dirs and free memory are back" \
-	bash -c "[ $n200 = 200 ] && [ $fd1 = $fd0 ] && [ $em1 = $em0 ] && [ $dirs1 = $dirs0 ] && [ $mem1 -gt \$(($mem0 - 64)) ]"
+expect leak "after $nreq requests: all answered; serve's fds, ember processes, run dirs and free memory are back" \
+	bash -c "[ $n200 = $nreq ] && [ $fd1 = $fd0 ] && [ $em1 = $em0 ] && [ $dirs1 = $dirs0 ] && [ $mem1 -gt \$(($mem0 - 64)) ]"
 kill -TERM "$serve" 2>/dev/null || true
 for ((i = 0; i < 100; i++)); do kill -0 "$serve" 2>/dev/null || break; sleep 0.1; done
 rc=0

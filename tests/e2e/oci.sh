@@ -235,10 +235,11 @@ expect ctr "containerd (ctr run --runc-binary): the process's output and exit st
 kill "$ctrd" 2>/dev/null || true
 wait "$ctrd" 2>/dev/null || true
 
-# ---- many runs in a row leave nothing behind: 20, one after the other ----
-# (EMBER_OCI_RUNS=50 or more for a longer soak; 20 keeps `make test`
-# within CI's 30 minutes and still takes four runs on podman's bridge)
-runs=${EMBER_OCI_RUNS:-20}
+# ---- many runs in a row leave nothing behind: 10, one after the other ----
+# (EMBER_OCI_RUNS=50 or more for a longer soak; 10, about 7 s each in the
+# test host, keep `make test` within CI's 30 minutes and still take two
+# runs on podman's bridge)
+runs=${EMBER_OCI_RUNS:-10}
 awk '{print $5}' /proc/self/mountinfo | sort >"$W/mounts.before"
 t0=$(date +%s)
 leak_fail=0
