@@ -93,7 +93,7 @@ api PATCH /balloon '{"amount_mib": 20}'
 wait_for 120 actual_is 20 || true
 check "deflated to 20 MiB (actual $(stat_of actual_mib))" actual_is 20
 t=$(ticks)
-wait_for 20 bash -c "[ \$(grep -c '^tick' '$OUT') -gt $t ]" || true
+wait_for 240 bash -c "[ \$(grep -c '^tick' '$OUT') -gt $t ]" || true
 check "the guest runs on" bash -c "[ $(ticks) -gt $t ]"
 
 # A snapshot of the VM with its balloon, loaded in a new process.
@@ -169,7 +169,7 @@ api PATCH /balloon/hinting/pause ''
 check "an unknown hinting action is Firecracker's 400" \
 	bash -c "[ $code = 400 ] && grep -q 'Unrecognized PATCH request path' <<<'$body'"
 t=$(ticks)
-wait_for 30 bash -c "[ \$(grep -c '^tick' '$OUT') -gt $((t + 2)) ]" || true
+wait_for 240 bash -c "[ \$(grep -c '^tick' '$OUT') -gt $((t + 2)) ]" || true
 check "the guest runs on and uses its memory again" bash -c "[ $(ticks) -gt $((t + 2)) ]"
 check "the guest's data is whole after hinting" bash -c "! grep -q '^corrupt' '$OUT'"
 
@@ -185,7 +185,7 @@ check "the restored VM ends the saved run: DONE" \
 api PATCH /balloon/hinting/start ''
 wait_for 120 hint_status '.host_cmd == 1 and .guest_cmd == 0' || true
 check "a run after the restore completes ($body)" hint_status '.host_cmd == 1 and .guest_cmd == 0'
-wait_for 30 grep -q '^tick' "$OUT" || true
+wait_for 240 grep -q '^tick' "$OUT" || true
 check "the restored guest runs on with its data whole" \
 	bash -c "grep -q '^tick' '$OUT' && ! grep -q '^corrupt' '$OUT'"
 stop_ember

@@ -155,6 +155,11 @@ check() {
 	fi
 }
 
+# A wait on the guest's progress bounds a hang, never its speed: a loaded
+# test host can run a guest many times slower, so such waits take 240 s
+# (under the test host's 300 s silence watchdog) and return as soon as the
+# condition holds; what must happen by some point of the guest's own time is
+# counted in its ticks (api.sh's new drive capacity).
 wait_for() { # wait_for SECONDS CONDITION...: by the clock, however slow each try
 	local end=$((SECONDS + $1))
 	shift

@@ -105,7 +105,7 @@ check "InstanceStart with MMDS configured: 204" test "$code" = 204
 wait_for 90 bash -c "grep -q '^mmds' '$OUT' || ! kill -0 $pid" || true
 api GET /mmds
 check "after boot the store is the one filled before" json_is '.k == "before boot"' <<<"$body"
-wait_for 30 guest_saw "value=before boot" || true
+wait_for 240 guest_saw "value=before boot" || true
 guest_check "the guest reads the key over eth0 with a V2 token (nc PUT, busybox wget GET)" \
 	"value=before boot"
 guest_check "the token the guest got is 64 characters" "token-length=64"
@@ -113,7 +113,7 @@ guest_check "without a token the guest is refused (V2)" "without-token=refused"
 check "and never answered without one" bash -c "! grep -q 'without-token=200' '$OUT'"
 api PUT /mmds '{"k": "after boot", "n": {"m": "v"}}'
 check "PUT /mmds after boot: 204" test "$code" = 204
-wait_for 30 guest_saw "value=after boot" || true
+wait_for 240 guest_saw "value=after boot" || true
 guest_check "the guest reads what the host put after boot" "value=after boot"
 api PATCH /mmds '{"n": {"o": "w"}}'
 api GET /mmds
@@ -139,7 +139,7 @@ check "the store is not in the snapshot (as Firecracker): {}" test "$body" = '{}
 api PUT /mmds '{"k": "restored"}'
 api GET /mmds
 check "the restored VM takes new metadata" json_is '.k == "restored"' <<<"$body"
-wait_for 30 guest_saw "value=restored" || true
+wait_for 240 guest_saw "value=restored" || true
 guest_check "the restored guest reads it over eth0 (a new token: tokens are not kept)" \
 	"value=restored"
 stop_ember
