@@ -103,8 +103,8 @@ static char *load_body(const struct fn_clone *c)
 }
 
 /* The VM runs as soon as it is loaded. With the Uffd backend and a working
- * set, the page server copies the set in while the VM runs, serving the
- * VM's own faults first (REAP's prefetch, without REAP's wait). */
+ * set, the page server copies the set in while the VM runs, and serves the
+ * VM's own faults meanwhile (REAP's prefetch, without REAP's wait). */
 static int load(struct fn_clone *c, struct ember_err *err)
 {
 	char sock[FN_RUN_MAX + 16], *body;

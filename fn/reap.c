@@ -4,8 +4,9 @@
  * first restore of a snapshot records the pages the VM touches; later
  * restores copy that working set in one pass, in runs of adjacent pages,
  * from the moment ember connects. The VM does not wait for the pass (REAP
- * paused it until then): its own faults are served first, between runs,
- * and what the pass has not reached is served on demand.
+ * paused it until then): the pass has a thread of its own, and the page
+ * server's thread serves the VM's faults meanwhile, so a fault never waits
+ * behind a run of the set (nor behind one slow copy in it).
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,10 +33,26 @@ static int accept_vm(struct fn_clone *c)
 	return accept4(c->pager_listen, NULL, NULL, SOCK_CLOEXEC);
 }
 
+/* The working set's pass, beside the fault service. */
+static void *prefetch_main(void *arg)
+{
+	struct fn_clone *c = arg;
+	struct ember_err err = { 0 };
+
+	/* a failed prefetch only leaves more to fault in */
+	if (pager_vm_prefetch(&c->vm, c->ws_pages, c->ws_n, &err) < 0)
+		fprintf(stderr, "ember-fn: %s\n", err.msg);
+	c->t.prefetch = fn_now_us() - c->t0;
+	c->t.prefetched_pages = c->vm.prefetched;
+	return NULL;
+}
+
 static void *pager_main(void *arg)
 {
 	struct fn_clone *c = arg;
 	int sock = accept_vm(c);
+	pthread_t th;
+	bool prefetching = false;
 
 	c->vm.sock = c->vm.uffd = -1;
 	if (sock < 0) {
@@ -44,17 +61,17 @@ static void *pager_main(void *arg)
 		c->pager_ret = pager_vm_accept(&c->vm, sock, &c->memfile, &c->pager_err);
 		c->vm.touched = c->touched;
 	}
-	if (!c->pager_ret && c->ws_pages) {
-		struct ember_err err = { 0 };
-
-		/* a failed prefetch only leaves more to fault in */
-		if (pager_vm_prefetch(&c->vm, c->ws_pages, c->ws_n, &err) < 0)
-			fprintf(stderr, "ember-fn: %s\n", err.msg);
-		c->t.prefetch = fn_now_us() - c->t0;
-		c->t.prefetched_pages = c->vm.prefetched;
+	if (c->pager_ret)
+		return NULL;
+	atomic_init(&c->vm.prefetch_stop, false);
+	/* without its thread, every page is served on demand */
+	if (c->ws_pages)
+		prefetching = !pthread_create(&th, NULL, prefetch_main, c);
+	pager_vm_serve(&c->vm, c->stop_fd);
+	if (prefetching) {
+		atomic_store(&c->vm.prefetch_stop, true);
+		pthread_join(th, NULL);
 	}
-	if (!c->pager_ret)
-		pager_vm_serve(&c->vm, c->stop_fd);
 	return NULL;
 }
 

@@ -153,10 +153,8 @@ static int copy_run(struct pager_vm *vm, uint64_t off, uint64_t len)
 			cp.copy = (int64_t)len;
 		else if (errno == EEXIST)
 			cp.copy = 0;
-		else if (errno != EAGAIN || (cp.copy <= 0 && ++busy > 1000)) {
-			vm->errors++;
+		else if (errno != EAGAIN || (cp.copy <= 0 && ++busy > 1000))
 			return -errno;
-		}
 		if (cp.copy < 0) /* EAGAIN, nothing copied: the mm was changing */
 			continue;
 		vm->prefetched += (uint64_t)cp.copy / PAGER_PAGE;
@@ -167,19 +165,14 @@ static int copy_run(struct pager_vm *vm, uint64_t off, uint64_t len)
 	return 0;
 }
 
-static void serve_pending(struct pager_vm *vm);
-
 int pager_vm_prefetch(struct pager_vm *vm, const uint32_t *pages, size_t n, struct ember_err *err)
 {
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0; i < n && !atomic_load(&vm->prefetch_stop);) {
 		size_t j = i + 1;
 		int ret;
 
 		while (j < n && pages[j] == pages[j - 1] + 1)
 			j++;
-		/* the VM's own faults first: a restore touching a page never
-		 * waits for the whole working set to be copied */
-		serve_pending(vm);
 		ret = copy_run(vm, (uint64_t)pages[i] * PAGER_PAGE, (uint64_t)(j - i) * PAGER_PAGE);
 		if (ret < 0)
 			return err_set(err, -ret, "prefetch: UFFDIO_COPY of page %u: %s", pages[i],
@@ -239,21 +232,6 @@ static void serve_fault(struct pager_vm *vm, uint64_t addr)
 		}
 	}
 	vm->errors++; /* outside its regions: the VM stays blocked, as it should */
-}
-
-/* The faults waiting now, without blocking (a VMM may have sent a
- * userfaultfd without O_NONBLOCK: poll says whether one is there). */
-static void serve_pending(struct pager_vm *vm)
-{
-	struct pollfd p = { .fd = vm->uffd, .events = POLLIN };
-	struct uffd_msg msgs[16];
-	ssize_t n;
-
-	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN) &&
-	       (n = read(vm->uffd, msgs, sizeof(msgs))) > 0)
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++)
-			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-				serve_fault(vm, msgs[i].arg.pagefault.address);
 }
 
 void pager_vm_serve(struct pager_vm *vm, int stop_fd)

@@ -5,11 +5,13 @@
  * snapshot_uffd_connect) and serves the VM's missing pages from a memory
  * file. Used by ember-uffd and by ember-fn, which also records each VM's
  * working set (the file pages it touched) and prefetches a recorded set in
- * one pass before the VM resumes (REAP, ASPLOS'21).
+ * one pass (REAP, ASPLOS'21). The prefetch and the fault service may run on
+ * two threads at once: each keeps its own counters.
  */
 #ifndef EMBER_SNAPSHOT_PAGER_H
 #define EMBER_SNAPSHOT_PAGER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,9 +38,12 @@ struct pager_vm {
 	struct pager_region regions[PAGER_MAX_REGIONS];
 	unsigned nr;
 	const struct pager_memfile *mem;
-	uint8_t *touched;            /* if set: a bit per file page, set as it is served */
-	uint64_t copied, zeroed;     /* pages served on faults */
-	uint64_t prefetched, errors; /* pages copied ahead; failed ioctls */
+	/* the fault service's: */
+	uint8_t *touched;                /* if set: a bit per file page, set as it is served */
+	uint64_t copied, zeroed, errors; /* pages served on faults; failed ioctls */
+	/* the prefetch's: */
+	uint64_t prefetched;       /* pages copied ahead */
+	atomic_bool prefetch_stop; /* set from another thread: the prefetch ends at its next run */
 };
 
 int pager_memfile_open(struct pager_memfile *m, const char *path, struct ember_err *err);
@@ -48,7 +53,9 @@ void pager_memfile_close(struct pager_memfile *m);
 int pager_vm_accept(struct pager_vm *vm, int sock, const struct pager_memfile *mem,
 		    struct ember_err *err);
 /* Copy the listed file pages (sorted page indexes) into the VM, runs of
- * adjacent pages in one UFFDIO_COPY each. */
+ * adjacent pages in one UFFDIO_COPY each, until done or prefetch_stop. It
+ * reads no fault: pager_vm_serve, on another thread, serves them meanwhile,
+ * so that the VM never waits behind a run of the set. */
 int pager_vm_prefetch(struct pager_vm *vm, const uint32_t *pages, size_t n, struct ember_err *err);
 /* Serve faults until the VM's connection closes or `stop_fd` is readable. */
 void pager_vm_serve(struct pager_vm *vm, int stop_fd);

@@ -284,6 +284,48 @@ Test(pager, a_page_already_there_does_not_cut_a_prefetched_run_short)
 	cr_assert_eq(v.vm.copied + v.vm.zeroed, 0, "no page of the run faulted");
 }
 
+/* ember-fn's two threads: the fault service runs while the set is copied,
+ * and pages one has placed are taken as they are by the other. */
+Test(pager, faults_and_a_prefetch_run_at_once)
+{
+	const uint32_t set[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	struct ember_err err = { 0 };
+	struct fake_vm v = { 0 };
+
+	cr_assert_eq(fake_vm_start(&v, PAGES * PG), 0);
+	v.stop = eventfd(0, EFD_CLOEXEC);
+	cr_assert_eq(pthread_create(&v.th, NULL, serve_thread, &v), 0);
+	cr_assert_eq(v.mem[2 * PG + 5], 3, "page 2 faulted in before the prefetch");
+	cr_assert_eq(v.mem[12 * PG], 13, "page 12, outside the set");
+	cr_assert_eq(pager_vm_prefetch(&v.vm, set, 10, &err), 0, "%s", err.msg);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(v.mem[set[i] * PG + 3], i == 5 ? 0 : set[i] + 1, "page %u", set[i]);
+	fake_vm_stop(&v);
+	cr_assert_eq(v.vm.prefetched, 9, "the set but page 2, which a fault placed");
+	cr_assert_eq(v.vm.copied, 2, "pages 2 and 12 faulted");
+	cr_assert_eq(v.vm.errors, 0);
+}
+
+Test(pager, a_stopped_prefetch_copies_no_more)
+{
+	const uint32_t set[] = { 1, 2, 3 };
+	struct ember_err err = { 0 };
+	struct fake_vm v = { 0 };
+
+	cr_assert_eq(fake_vm_start(&v, PAGES * PG), 0);
+	atomic_store(&v.vm.prefetch_stop, true);
+	cr_assert_eq(pager_vm_prefetch(&v.vm, set, 3, &err), 0, "%s", err.msg);
+	cr_assert_eq(v.vm.prefetched, 0);
+	atomic_store(&v.vm.prefetch_stop, false);
+	cr_assert_eq(pager_vm_prefetch(&v.vm, set, 3, &err), 0, "%s", err.msg);
+	cr_assert_eq(v.vm.prefetched, 3);
+	pager_vm_close(&v.vm);
+	close(v.sock);
+	close(v.uffd);
+	munmap(v.mem, PAGES * PG);
+	pager_memfile_close(&v.file);
+}
+
 Test(pager, a_region_outside_the_file_is_refused)
 {
 	struct fake_vm v = { 0 };
