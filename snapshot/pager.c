@@ -174,6 +174,8 @@ int pager_vm_prefetch(struct pager_vm *vm, const uint32_t *pages, size_t n, stru
 		while (j < n && pages[j] == pages[j - 1] + 1)
 			j++;
 		ret = copy_run(vm, (uint64_t)pages[i] * PAGER_PAGE, (uint64_t)(j - i) * PAGER_PAGE);
+		if (ret == -ESRCH)
+			return 0; /* the VM's process has ended (a clone answered and went) */
 		if (ret < 0)
 			return err_set(err, -ret, "prefetch: UFFDIO_COPY of page %u: %s", pages[i],
 				       strerror(-ret));

@@ -53,7 +53,8 @@ void pager_memfile_close(struct pager_memfile *m);
 int pager_vm_accept(struct pager_vm *vm, int sock, const struct pager_memfile *mem,
 		    struct ember_err *err);
 /* Copy the listed file pages (sorted page indexes) into the VM, runs of
- * adjacent pages in one UFFDIO_COPY each, until done or prefetch_stop. It
+ * adjacent pages in one UFFDIO_COPY each, until done, prefetch_stop or the
+ * VM's process ends (not an error: it needs no more pages). It
  * reads no fault: pager_vm_serve, on another thread, serves them meanwhile,
  * so that the VM never waits behind a run of the set. */
 int pager_vm_prefetch(struct pager_vm *vm, const uint32_t *pages, size_t n, struct ember_err *err);

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pager.h"
@@ -323,6 +324,53 @@ Test(pager, a_stopped_prefetch_copies_no_more)
 	close(v.sock);
 	close(v.uffd);
 	munmap(v.mem, PAGES * PG);
+	pager_memfile_close(&v.file);
+}
+
+/* A VM in a process of its own, which ends before the prefetch: the copy
+ * finds no process (ESRCH), which is where a clone that answered before
+ * its set was in leaves the prefetch. */
+Test(pager, a_prefetch_for_a_vm_that_has_ended_stops_quietly)
+{
+	const uint32_t set[] = { 1, 2, 3 };
+	struct ember_err err = { 0 };
+	struct fake_vm v = { 0 };
+	int sv[2], status = 0;
+	pid_t pid;
+
+	make_memfile(&v);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct uffdio_api api = { .api = UFFD_API };
+		struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+		uint8_t *mem = mmap(NULL, PAGES * PG, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int uffd = new_uffd();
+		char json[512];
+
+		reg.range = (struct uffdio_range){ (uintptr_t)mem, PAGES * PG };
+		if (mem == MAP_FAILED || uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0 ||
+		    ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+			_exit(2);
+		snprintf(json, sizeof(json),
+			 "[{\"base_host_virt_addr\": %llu, \"size\": %llu, \"offset\": 0, "
+			 "\"page_size\": 4096, \"page_size_kib\": 4}]",
+			 (unsigned long long)(uintptr_t)mem, (unsigned long long)PAGES * PG);
+		send_handshake(sv[0], uffd, json);
+		_exit(0);
+	}
+	close(sv[0]);
+	if (pager_vm_accept(&v.vm, sv[1], &v.file, &err) < 0) {
+		waitpid(pid, &status, 0);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s", err.msg);
+		cr_skip_test("no userfaultfd here");
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(pager_vm_prefetch(&v.vm, set, 3, &err), 0, "%s", err.msg);
+	cr_assert_eq(v.vm.prefetched, 0);
+	pager_vm_close(&v.vm);
 	pager_memfile_close(&v.file);
 }
 
